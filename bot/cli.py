@@ -1,0 +1,75 @@
+"""The ``canarybot`` console script: one subcommand a function.
+
+Each subcommand has an ``_add_<name>`` function that declares its arguments and a ``run_<name>``
+function that does the work and returns the exit status. Problems are printed as lines, never
+as a traceback: 0 means success, 2 a problem with the configuration or the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from typing import TextIO, TypeAlias
+
+from bot.registry import RegistryError, load_registry
+from bot.settings import SettingsError, load_settings
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # bad settings or services file; argparse uses 2 for usage errors as well
+
+# What a subcommand's run_* function is; argparse stores it as the parsed `handler`.
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="canarybot", description="Run canary releases on Kubernetes from Slack."
+    )
+    subcommands = parser.add_subparsers(metavar="COMMAND", required=True)
+    _add_check_config(subcommands)
+    return parser
+
+
+def _add_check_config(subcommands: Subcommands) -> None:
+    parser = subcommands.add_parser(
+        "check-config",
+        help="validate a services file",
+        description="Validate a services file: print 'ok: N services', or one line per problem.",
+    )
+    parser.add_argument(
+        "file", nargs="?", help="the services file (default: $CANARYBOT_CONFIG, or services.yaml)"
+    )
+    parser.set_defaults(handler=run_check_config)
+
+
+def run_check_config(args: argparse.Namespace) -> int:
+    """``canarybot check-config [FILE]``: print ``ok: N services`` (exit 0) or each problem (2)."""
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        _print_lines(err.lines, file=sys.stderr)
+        return EXIT_CONFIG
+    path = args.file or settings.registry.path
+    try:
+        registry = load_registry(path, default_window=settings.timing.default_window)
+    except RegistryError as err:
+        _print_lines(map(str, err.problems), file=sys.stdout)
+        return EXIT_CONFIG
+    count = len(registry)
+    print(f"ok: {count} service{'' if count == 1 else 's'}")
+    return EXIT_OK
+
+
+def _print_lines(lines: Iterable[str], *, file: TextIO) -> None:
+    for line in lines:
+        print(line, file=file)
