@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.actions import Action
 from bot.machine import Refusal, decide
 from bot.release import AuditEntry, Event, EventKind, Phase, Release
-from bot.store import Committed, Conflict, LockHeld, ReleaseStore, Remembered
+from bot.store import Committed, Conflict, LockHeld, ReleaseStore, Remembered, StoreBusyError
 
 _DECIDE_ATTEMPTS = 10
 
@@ -52,7 +52,10 @@ def start_release(
     if isinstance(decision, Refusal):
         return Refused(decision.reason)
     audit = _audit(draft, event, now, to_phase=decision.release.phase)
-    result = store.create(decision.release, audit=audit, idempotency_key=idempotency_key)
+    try:
+        result = store.create(decision.release, audit=audit, idempotency_key=idempotency_key)
+    except StoreBusyError as err:
+        return Refused(str(err))
     if isinstance(result, LockHeld):
         holder = result.holder
         reason = (

@@ -12,6 +12,17 @@ from tests.factories import BOB, T0, WINDOW, release
 from tests.servers import RedisServer
 
 
+def snapshot(store: ReleaseStore, live_id: str) -> tuple[object, ...]:
+    """Everything the store can tell about fop-gate: records, lock, audit, remembered requests."""
+    return (
+        store.history("fop-gate"),
+        store.live_releases(),
+        store.audit_trail(service="fop-gate"),
+        store.audit_trail(release_id=live_id),
+        store.remembered("k1"),
+    )
+
+
 def test_committed_releases_and_audit_survive_a_killed_redis(fresh_redis_dir: Path) -> None:
     server = RedisServer(data_dir=fresh_redis_dir, appendonly=True).start()
     try:
@@ -25,27 +36,18 @@ def test_committed_releases_and_audit_survive_a_killed_redis(fresh_redis_dir: Pa
         assert isinstance(live, Applied)
         apply_event(store, live.release.id, Event(EventKind.DEPLOYED, BOB), now=T0)
         apply_event(store, live.release.id, Event(EventKind.RESUME, BOB), now=T0)  # refused
-        before = (
-            store.history("fop-gate"),
-            store.live_releases(),
-            store.audit_trail(service="fop-gate"),
-            store.audit_trail(release_id=live.release.id),
-            store.remembered("k1"),
-        )
+        before = snapshot(store, live.release.id)
 
         server.kill()  # no SHUTDOWN, no final save
         server.start()
 
         after_store = ReleaseStore(server.client())
-        after = (
-            after_store.history("fop-gate"),
-            after_store.live_releases(),
-            after_store.audit_trail(service="fop-gate"),
-            after_store.audit_trail(release_id=live.release.id),
-            after_store.remembered("k1"),
-        )
+        after = snapshot(after_store, live.release.id)
         assert after == before
-        assert [r.phase for r in after[0]] == [Phase.OBSERVING, Phase.UNDONE]
+        assert [r.phase for r in after_store.history("fop-gate")] == [
+            Phase.OBSERVING,
+            Phase.UNDONE,
+        ]
         # The restarted server still enforces the lock and keeps numbering.
         again = start_release(after_store, replace(release(), id=""), now=T0 + WINDOW)
         assert not isinstance(again, Applied)
