@@ -1,0 +1,1 @@
+"""A Kubernetes API simulator: the REST API kubectl and the client speak, and controllers."""
