@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from bot.service_spec import ServiceSpec
 from bot.settings import describe_error
-from bot.strategies import StrategyKind, check_dns_label
+from bot.strategy_specs import StrategyKind, check_dns_label
 
 _TOP_LEVEL_KEYS = ("defaults", "services")
 _KIND_VALUES = frozenset(kind.value for kind in StrategyKind)

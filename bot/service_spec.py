@@ -1,7 +1,7 @@
 """What one service in ``services.yaml`` says: frozen, validated models.
 
 :mod:`bot.registry` reads the file and validates each service against :class:`ServiceSpec`;
-the release strategies themselves are in :mod:`bot.strategies`.
+the release strategies themselves are in :mod:`bot.strategy_specs`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pydantic import (
 
 from bot.durations import Duration
 from bot.release import DeadlineAction, FailPolicy, Gate, Plan
-from bot.strategies import DnsLabel, Strategy
+from bot.strategy_specs import DnsLabel, StrategySpec
 
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{8,}|#[a-z0-9][a-z0-9._-]{0,79}")
 _USER = re.compile(r"[UW][A-Z0-9]{6,}")
@@ -226,7 +226,7 @@ class ServiceSpec(BaseModel):
         default=None, min_length=1, description="kubeconfig context; None: the current one"
     )
     channel: ChannelRef = Field(description="Slack channel for its releases (id or #name)")
-    strategy: Strategy = Field(description="how a release reaches the cluster")
+    strategy: StrategySpec = Field(description="how a release reaches the cluster")
     observation: Observation = Field(default_factory=Observation, description="watch timing")
     analysis: Analysis = Field(default_factory=Analysis, description="judge thresholds")
     metrics: Metrics = Field(default_factory=Metrics, description="Prometheus queries")

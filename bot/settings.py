@@ -188,6 +188,11 @@ class TimingSettings(BaseSettings):
         validation_alias="CANARYBOT_DEFAULT_WINDOW",
         description="observation window of services whose services.yaml names none",
     )
+    rollout_timeout: Duration = Field(
+        default=timedelta(minutes=10),
+        validation_alias="CANARYBOT_ROLLOUT_TIMEOUT",
+        description="how long the bot waits for a step's pods before reporting the step failed",
+    )
 
 
 class RegistrySettings(BaseSettings):

@@ -8,6 +8,7 @@ dependents through ownerReferences, and fans every change out to watchers.
 
 from __future__ import annotations
 
+import collections
 import copy
 import queue
 import threading
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 Obj = dict[str, Any]
+
+HISTORY_SIZE = 10_000  # changes kept for watches that resume from a resourceVersion
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,13 @@ class ConflictError(StoreError):
     code = 409
 
 
+class ExpiredError(StoreError):
+    """A watch asked for changes older than the store still records (410 Gone / Expired)."""
+
+    reason = "Expired"
+    code = 410
+
+
 @dataclass(frozen=True)
 class WatchEvent:
     """One change, as a watch stream sends it."""
@@ -134,6 +144,8 @@ class ObjectStore:
         self._objects: dict[tuple[str, str, str], Obj] = {}
         self._rv = 0
         self._watchers: list[_Watcher] = []
+        # Recent changes, so a watch from a resourceVersion can replay what it missed.
+        self._history: collections.deque[WatchEvent] = collections.deque(maxlen=HISTORY_SIZE)
         self._clock = clock
         self.changed = threading.Condition(self._lock)  # notified on every write (controllers)
 
@@ -237,6 +249,32 @@ class ObjectStore:
             self._watchers.append(watcher)
             return watcher
 
+    def watch_since(
+        self, rt: ResourceType, namespace: str | None, resource_version: int
+    ) -> tuple[_Watcher, list[WatchEvent]]:
+        """Start watching, with the recorded changes after `resource_version` to replay first.
+
+        Raises ExpiredError (410 Gone) when those changes are no longer all recorded.
+        """
+        with self._lock:
+            oldest = (
+                int(self._history[0].object["metadata"]["resourceVersion"])
+                if self._history
+                else self._rv + 1
+            )
+            if resource_version < oldest - 1 and len(self._history) == self._history.maxlen:
+                raise ExpiredError(
+                    f"too old resource version: {resource_version} ({oldest - 1})",
+                    rt=rt, name="")  # fmt: skip
+            backlog = [
+                event
+                for event in self._history
+                if event.rt == rt
+                and int(event.object["metadata"]["resourceVersion"]) > resource_version
+                and namespace in (None, event.object["metadata"].get("namespace"))
+            ]
+            return self.watch(rt, namespace), backlog
+
     def unwatch(self, watcher: _Watcher) -> None:
         """Stop a watcher started by `watch`."""
         with self._lock:
@@ -261,6 +299,7 @@ class ObjectStore:
         return copy.deepcopy(obj)
 
     def _emit(self, event: WatchEvent) -> None:
+        self._history.append(event)
         namespace = event.object["metadata"].get("namespace")
         for watcher in self._watchers:
             if watcher.rt == event.rt and watcher.namespace in (None, namespace):

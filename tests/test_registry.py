@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from bot.registry import Registry, RegistryError, UnknownService, load_registry, parse_registry
 from bot.release import DeadlineAction, FailPolicy, Gate, Plan
 from bot.service_spec import TrackSelector, fill_query
-from bot.strategies import (
-    BlueGreenStrategy,
-    CanaryDeploymentStrategy,
-    IstioStrategy,
-    PausedRolloutStrategy,
-    RollingStrategy,
+from bot.strategy_specs import (
+    BlueGreenSpec,
+    CanaryDeploymentSpec,
+    IstioSpec,
+    PausedRolloutSpec,
+    RollingSpec,
     StrategyKind,
 )
 
@@ -65,7 +65,7 @@ def test_the_example_file_loads_with_one_service_per_strategy() -> None:
 
 def test_the_example_fop_gate_is_seed_000() -> None:
     spec = load_registry(EXAMPLE).get("fop-gate")
-    assert isinstance(spec.strategy, CanaryDeploymentStrategy)
+    assert isinstance(spec.strategy, CanaryDeploymentSpec)
     assert spec.strategy.deployment == "fop-gate"
     assert spec.strategy.steps == (1,)
     assert spec.strategy.step_count == 1
@@ -75,7 +75,7 @@ def test_the_example_fop_gate_is_seed_000() -> None:
 
 def test_the_example_istio_service_steps_through_10_50_100() -> None:
     spec = load_registry(EXAMPLE).get("myapp")
-    assert isinstance(spec.strategy, IstioStrategy)
+    assert isinstance(spec.strategy, IstioSpec)
     assert spec.strategy.steps == (10, 50, 100)
     assert spec.strategy.step_count == 3
     assert spec.approval.gate is Gate.EVERY_STEP
@@ -145,21 +145,21 @@ def test_a_window_in_the_file_beats_the_bots_default() -> None:
     ("strategy", "model", "step_count"),
     [
         pytest.param("{kind: canary-deployment, deployment: web, service: web}",
-                     CanaryDeploymentStrategy, 1, id="canary-deployment-defaults"),
+                     CanaryDeploymentSpec, 1, id="canary-deployment-defaults"),
         pytest.param("{kind: canary-deployment, deployment: web, service: web, steps: [1, 2, 4]}",
-                     CanaryDeploymentStrategy, 3, id="canary-deployment-steps"),
+                     CanaryDeploymentSpec, 3, id="canary-deployment-steps"),
         pytest.param("{kind: paused-rollout, deployment: web, preview_service: web-preview}",
-                     PausedRolloutStrategy, 1, id="paused-rollout"),
+                     PausedRolloutSpec, 1, id="paused-rollout"),
         pytest.param("{kind: blue-green, deployment: web, service: web, grace_period: 1h}",
-                     BlueGreenStrategy, 1, id="blue-green"),
+                     BlueGreenSpec, 1, id="blue-green"),
         pytest.param("{kind: istio, deployment: web, host: web, virtual_service: web,"
-                     " destination_rule: web}", IstioStrategy, 3, id="istio-default-weights"),
+                     " destination_rule: web}", IstioSpec, 3, id="istio-default-weights"),
         pytest.param("{kind: istio, deployment: web, host: web.shop.svc.cluster.local,"
                      " virtual_service: web, destination_rule: web, steps: [100],"
                      " match: {cookie: user, value: '^(beta|staff)$'}}",
-                     IstioStrategy, 1, id="istio-cookie-ab"),
+                     IstioSpec, 1, id="istio-cookie-ab"),
         pytest.param("{kind: rolling, deployment: web, max_surge: 1, max_unavailable: '10%'}",
-                     RollingStrategy, 1, id="rolling"),
+                     RollingSpec, 1, id="rolling"),
     ],
 )  # fmt: skip
 def test_each_strategy_validates_and_counts_its_steps(
@@ -171,15 +171,15 @@ def test_each_strategy_validates_and_counts_its_steps(
 
 
 def test_strategy_defaults_match_the_seeds() -> None:
-    canary = CanaryDeploymentStrategy(deployment="fop-gate", service="fop-gate")
+    canary = CanaryDeploymentSpec(deployment="fop-gate", service="fop-gate")
     assert (canary.steps, canary.track_label, canary.container) == ((1,), "track", None)
-    istio = IstioStrategy(deployment="myapp", host="myapp-svc", virtual_service="myapp-vs",
+    istio = IstioSpec(deployment="myapp", host="myapp-svc", virtual_service="myapp-vs",
                           destination_rule="myapp-dr")  # fmt: skip
     assert (istio.steps, istio.version_label) == ((10, 50, 100), "version")
-    rolling = RollingStrategy(deployment="testpage")
+    rolling = RollingSpec(deployment="testpage")
     assert (rolling.max_surge, rolling.max_unavailable) == ("25%", 0)
     assert rolling.progress_deadline == timedelta(minutes=10)
-    blue_green = BlueGreenStrategy(deployment="hexo", service="hexo")
+    blue_green = BlueGreenSpec(deployment="hexo", service="hexo")
     assert blue_green.grace_period == timedelta(minutes=10)
 
 

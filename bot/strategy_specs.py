@@ -101,7 +101,7 @@ class StrategyKind(StrEnum):
     ROLLING = "rolling"
 
 
-class _Strategy(BaseModel):
+class _StrategySpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     deployment: DnsSubdomain = Field(description="the stable Deployment being released")
@@ -110,7 +110,7 @@ class _Strategy(BaseModel):
     )
 
 
-class CanaryDeploymentStrategy(_Strategy):
+class CanaryDeploymentSpec(_StrategySpec):
     """Seed 000: a second Deployment ``<deployment>-canary`` behind the same Service."""
 
     kind: Literal[StrategyKind.CANARY_DEPLOYMENT] = StrategyKind.CANARY_DEPLOYMENT
@@ -126,7 +126,7 @@ class CanaryDeploymentStrategy(_Strategy):
         return len(self.steps)
 
 
-class PausedRolloutStrategy(_Strategy):
+class PausedRolloutSpec(_StrategySpec):
     """Seeds 001/003/004: ``set image`` on the Deployment, then pause after N new pods."""
 
     kind: Literal[StrategyKind.PAUSED_ROLLOUT] = StrategyKind.PAUSED_ROLLOUT
@@ -141,7 +141,7 @@ class PausedRolloutStrategy(_Strategy):
         return len(self.steps)
 
 
-class BlueGreenStrategy(_Strategy):
+class BlueGreenSpec(_StrategySpec):
     """Seeds 001/002: a new Deployment beside the old; the Service's selector switches over."""
 
     kind: Literal[StrategyKind.BLUE_GREEN] = StrategyKind.BLUE_GREEN
@@ -160,7 +160,7 @@ class BlueGreenStrategy(_Strategy):
         return 1
 
 
-class TrafficMatch(BaseModel):
+class TrafficMatchSpec(BaseModel):
     """A/B routing: requests matching a header or a cookie go to the new version."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,7 +173,7 @@ class TrafficMatch(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _one_kind_of_match(self) -> TrafficMatch:
+    def _one_kind_of_match(self) -> TrafficMatchSpec:
         if (self.header is None) == (self.cookie is None):
             raise ValueError("give exactly one of header or cookie")
         if self.header is not None and not _HEADER_NAME.fullmatch(self.header):
@@ -188,7 +188,7 @@ class TrafficMatch(BaseModel):
         return self
 
 
-class IstioStrategy(_Strategy):
+class IstioSpec(_StrategySpec):
     """Seeds 002/004: DestinationRule subsets by version, VirtualService weights per step."""
 
     kind: Literal[StrategyKind.ISTIO] = StrategyKind.ISTIO
@@ -199,7 +199,7 @@ class IstioStrategy(_Strategy):
     steps: WeightSteps = Field(
         default=(10, 50, 100), description="percent of traffic on the new version, per step"
     )
-    match: TrafficMatch | None = Field(
+    match: TrafficMatchSpec | None = Field(
         default=None, description="A/B: the weights apply to matching requests only"
     )
 
@@ -209,7 +209,7 @@ class IstioStrategy(_Strategy):
         return len(self.steps)
 
 
-class RollingStrategy(_Strategy):
+class RollingSpec(_StrategySpec):
     """Seed 002: a plain rolling update watched to completion; undo is ``rollout undo``."""
 
     kind: Literal[StrategyKind.ROLLING] = StrategyKind.ROLLING
@@ -220,7 +220,7 @@ class RollingStrategy(_Strategy):
     )
 
     @model_validator(mode="after")
-    def _can_progress(self) -> RollingStrategy:
+    def _can_progress(self) -> RollingSpec:
         # Kubernetes refuses both at zero: the rollout could neither add nor remove a pod.
         if _is_zero(self.max_surge) and _is_zero(self.max_unavailable):
             raise ValueError("max_surge and max_unavailable cannot both be 0")
@@ -232,11 +232,7 @@ class RollingStrategy(_Strategy):
         return 1
 
 
-Strategy = Annotated[
-    CanaryDeploymentStrategy
-    | PausedRolloutStrategy
-    | BlueGreenStrategy
-    | IstioStrategy
-    | RollingStrategy,
+StrategySpec = Annotated[
+    CanaryDeploymentSpec | PausedRolloutSpec | BlueGreenSpec | IstioSpec | RollingSpec,
     Field(discriminator="kind"),
 ]

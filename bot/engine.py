@@ -1,0 +1,203 @@
+"""The engine: carries out what the state machine decided, through a strategy and the store.
+
+Every change goes through `bot.transitions` (decide, then compare-and-set, audited). The
+actions of a committed transition are then performed against the cluster, and what the
+cluster answers (deployed, done, or an error with its reason) comes back as the next event, so
+a release moves one recorded transition at a time. The engine knows nothing of Slack; every
+front door (CLI, chat, scheduler) calls the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.actions import (
+    Action,
+    DeployStep,
+    Notify,
+    OpenWindow,
+    PauseRollout,
+    Promote,
+    RequestApproval,
+    ResumeRollout,
+    Undo,
+)
+from bot.images import parse_image
+from bot.machine import new_release
+from bot.registry import Registry
+from bot.release import SCHEDULER, Actor, Event, EventKind, Release
+from bot.service_spec import ServiceSpec
+from bot.store import ReleaseStore
+from bot.transitions import Applied, Outcome, Refused, apply_event, start_release
+from k8s.errors import ClusterError
+from k8s.strategy import ReleaseStrategy
+from k8s.types import ReleaseStatus, Revision
+
+StrategyFactory = Callable[[ServiceSpec], ReleaseStrategy]
+
+
+@dataclass
+class EngineHooks:
+    """What the engine tells the world beyond the cluster; each front door plugs in its own.
+
+    The scheduler (observation windows, approval deadlines) and the chat thread attach here;
+    by default nothing is scheduled and messages are dropped.
+    """
+
+    schedule: Callable[[Release, OpenWindow | RequestApproval], None] = lambda _r, _a: None
+    notify: Callable[[Release, str, bool], None] = lambda _r, _text, _alert: None
+    progress: list[Callable[[Release], None]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs releases: one transition at a time per release, each recorded."""
+
+    def __init__(
+        self,
+        *,
+        store: ReleaseStore,
+        registry: Registry,
+        strategies: StrategyFactory,
+        clock: Callable[[], datetime],
+        hooks: EngineHooks | None = None,
+    ) -> None:
+        """Wire the engine to its store, the services, the cluster side and a clock."""
+        self._store = store
+        self._registry = registry
+        self._strategies = strategies
+        self._clock = clock
+        self._hooks = hooks or EngineHooks()
+
+    def start(
+        self, service: str, image: str, actor: Actor, *, idempotency_key: str | None = None
+    ) -> Outcome:
+        """Start a release of `image` for `service`, and carry it to its first window.
+
+        Raises `UnknownService` and `BadImageError` for bad input; a refusal (a live release,
+        an unreachable cluster) comes back as `Refused`.
+        """
+        spec = self._registry.get(service)
+        ref = parse_image(image)
+        strategy = self._strategies(spec)
+        try:
+            running = strategy.status()
+        except ClusterError as err:
+            return Refused(f"cannot start {service}: {err}")
+        previous = running.stable.image if running.stable else ""
+        draft = new_release(
+            service=service,
+            image=ref.text,
+            plan=spec.plan(),
+            actor=actor,
+            now=self._clock(),
+            previous_image=previous,
+        )
+        outcome = start_release(
+            self._store, draft, now=self._clock(), idempotency_key=idempotency_key
+        )
+        return self._carry_out(outcome)
+
+    def act(
+        self,
+        service: str,
+        kind: EventKind,
+        actor: Actor,
+        *,
+        reason: str = "",
+        step: int | None = None,
+        to_revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Apply `kind` (pause, promote, undo, approve …) to the service's live release."""
+        self._registry.get(service)
+        live = self._store.live_release(service)
+        if live is None:
+            return Refused(f"{service} has no live release")
+        event = Event(kind, actor, step=step, reason=reason, to_revision=to_revision)
+        outcome = apply_event(
+            self._store, live.id, event, now=self._clock(), idempotency_key=idempotency_key
+        )
+        return self._carry_out(outcome)
+
+    def status(self, service: str) -> tuple[Release | None, ReleaseStatus]:
+        """The service's live release (or its last one) and what runs in the cluster."""
+        spec = self._registry.get(service)
+        release = self._store.live_release(service) or next(
+            iter(self._store.history(service, limit=1)), None
+        )
+        return release, self._strategies(spec).status()
+
+    def history(self, service: str, *, limit: int = 10) -> tuple[list[Release], list[Revision]]:
+        """The service's last releases (newest first) and its workload's rollout history."""
+        spec = self._registry.get(service)
+        return self._store.history(service, limit=limit), self._strategies(spec).history()
+
+    def live(self) -> list[Release]:
+        """Every live release."""
+        return self._store.live_releases()
+
+    # --- carrying out --------------------------------------------------------------------------
+
+    def _carry_out(self, outcome: Outcome) -> Outcome:
+        """Perform the committed transition's actions; feed the cluster's answers back."""
+        if not isinstance(outcome, Applied) or outcome.replayed:
+            return outcome
+        current: Outcome = outcome
+        pending = list(outcome.actions)
+        while pending:
+            assert isinstance(current, Applied)
+            follow_up = self._perform(current.release, pending.pop(0))
+            if follow_up is None:
+                continue
+            nxt = apply_event(self._store, current.release.id, follow_up, now=self._clock())
+            if isinstance(nxt, Refused):
+                # Someone moved the release meanwhile (an undo during a deploy): their
+                # transition owns what happens next, so this run stops here.
+                return _latest(self._store, current)
+            current = nxt
+            pending.extend(nxt.actions)
+            for listener in self._hooks.progress:
+                listener(nxt.release)
+        return current
+
+    def _perform(self, release: Release, action: Action) -> Event | None:
+        """Do one action; the event it leads to, if any (errors become ERROR events)."""
+        if isinstance(action, OpenWindow | RequestApproval):
+            self._hooks.schedule(release, action)
+            return None
+        if isinstance(action, Notify):
+            self._hooks.notify(release, action.text, action.alert)
+            return None
+        strategy = self._strategies(self._registry.get(release.service))
+        try:
+            return _on_cluster(strategy, release, action)
+        except ClusterError as err:
+            return Event(EventKind.ERROR, SCHEDULER, reason=str(err))
+
+
+def _on_cluster(strategy: ReleaseStrategy, release: Release, action: Action) -> Event | None:
+    match action:
+        case DeployStep(step=0):
+            strategy.start(release.image)
+            return Event(EventKind.DEPLOYED, SCHEDULER, step=0)
+        case DeployStep(step=step):
+            strategy.set_step(step)
+            return Event(EventKind.DEPLOYED, SCHEDULER, step=step)
+        case Promote():
+            strategy.promote()
+            return Event(EventKind.STEP_DONE, SCHEDULER, reason="promotion complete")
+        case Undo(to_revision=revision):
+            strategy.undo(revision)
+            return Event(EventKind.STEP_DONE, SCHEDULER, reason="undo complete")
+        case PauseRollout():
+            strategy.pause()
+        case ResumeRollout():
+            strategy.resume()
+    return None
+
+
+def _latest(store: ReleaseStore, outcome: Applied) -> Outcome:
+    latest = store.get(outcome.release.id)
+    return Applied(latest, ()) if latest is not None else outcome

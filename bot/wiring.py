@@ -1,0 +1,47 @@
+"""Builds the engine from settings: the one place that connects Redis, the registry and clusters.
+
+Every front door (the CLI now, the Slack app and the scheduler later) gets its engine here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+
+from bot.engine import Engine, EngineHooks
+from bot.registry import Registry, load_registry
+from bot.rollout_strategies import ClusterPool, strategy_for
+from bot.service_spec import ServiceSpec
+from bot.settings import Settings
+from bot.store import ReleaseStore
+from k8s.strategy import ReleaseStrategy
+
+
+def utc_now() -> datetime:
+    """The engine's clock."""
+    return datetime.now(UTC)
+
+
+def build_engine(
+    settings: Settings, *, registry_path: str | Path | None = None, hooks: EngineHooks | None = None
+) -> Engine:
+    """An engine on the configured Redis, services file and Kubernetes API.
+
+    Raises `RegistryError` for a bad services file; nothing connects until first used.
+    """
+    registry: Registry = load_registry(
+        registry_path or settings.registry.path, default_window=settings.timing.default_window
+    )
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    store = ReleaseStore(
+        client, idempotency_ttl_s=int(settings.timing.idempotency_ttl.total_seconds())
+    )
+    pool = ClusterPool(kubeconfig=settings.kubernetes.kubeconfig)
+    timeout = settings.timing.rollout_timeout
+
+    def strategies(spec: ServiceSpec) -> ReleaseStrategy:
+        return strategy_for(spec, pool.for_context(spec.context), timeout=timeout)
+
+    return Engine(store=store, registry=registry, strategies=strategies, clock=utc_now, hooks=hooks)
