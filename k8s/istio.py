@@ -15,7 +15,7 @@ from typing import Any
 
 from k8s.cluster import Cluster, Obj
 from k8s.errors import InvalidError, NotFoundError
-from k8s.resources import DEPLOYMENTS, DESTINATION_RULES, VIRTUAL_SERVICES
+from k8s.resources import DEPLOYMENTS, DESTINATION_RULES, SERVICES, VIRTUAL_SERVICES
 from k8s.rollouts import failure_of, rollout_complete, set_paused, workload_of
 from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment
 from k8s.types import Health, ReleaseStatus, Revision
@@ -213,9 +213,8 @@ class IstioStrategy:
             self.destination_rule,
             lambda dr: with_subset(dr, old_version, None),
         )
-        old = deployment_with_labels(
-            self.cluster, self.namespace, {self.version_label: old_version}
-        )
+        old_pods = self._pods_of({"labels": {self.version_label: old_version}})
+        old = deployment_with_labels(self.cluster, self.namespace, old_pods)
         if old is not None:
             self.cluster.delete(DEPLOYMENTS, self.namespace, old["metadata"]["name"])
         self.cluster.modify(
@@ -260,16 +259,30 @@ class IstioStrategy:
         subset = next((s for s in dr["spec"].get("subsets", []) if s.get("name") == version), None)
         if subset is None:
             raise NotFoundError(f"DestinationRule {self.destination_rule} has no subset {version}")
-        live = deployment_with_labels(self.cluster, self.namespace, subset.get("labels", {}))
+        live = deployment_with_labels(self.cluster, self.namespace, self._pods_of(subset))
         if live is None:
             raise NotFoundError(f"no Deployment runs the pods of subset {version}")
         return version, live
 
+    def _pods_of(self, subset: dict[str, Any]) -> dict[str, str]:
+        """The labels of a subset's pods: the host Service's selector plus the subset's labels.
+
+        Istio applies subset labels on top of the host's Service, so `version: v1` alone would
+        also match other services' pods.
+        """
+        service = self.cluster.get(SERVICES, self.namespace, self.host.split(".")[0])
+        return {**service["spec"].get("selector", {}), **subset.get("labels", {})}
+
     def _new(self) -> Obj | None:
+        host_pods = self._pods_of({})
         made = [
             d
             for d in self.cluster.select(DEPLOYMENTS, self.namespace)
             if annotations_of(d).get(PREVIOUS_VERSION)
+            and all(
+                d["spec"]["template"]["metadata"].get("labels", {}).get(k) == v
+                for k, v in host_pods.items()
+            )
         ]
         return made[-1] if made else None
 

@@ -48,8 +48,9 @@ def rbac_verb(method: str, route: Route, *, watch: bool) -> str:
 
 def record_of(verb: str, route: Route) -> RecordedRequest:
     """The RBAC attributes of a request."""
-    return RecordedRequest(verb, route.rt.group, route.rt.plural, route.subresource,
-                           route.namespace or "", route.name)  # fmt: skip
+    return RecordedRequest(
+        verb, route.rt.group, route.rt.plural, route.subresource, route.namespace or "", route.name
+    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,9 @@ class AccessControl:
     def _forbidden(self, request: RecordedRequest, route: Route) -> ApiError:
         resource = request.resource + (f"/{request.subresource}" if request.subresource else "")
         scope = (
-            f'in the namespace "{request.namespace}"' if request.namespace else "at the cluster scope"
+            f'in the namespace "{request.namespace}"'
+            if request.namespace
+            else "at the cluster scope"
         )
         reason = (
             f'User "{self.user}" cannot {request.verb} resource "{resource}" in API group '

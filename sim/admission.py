@@ -27,24 +27,31 @@ def checked_body(route: Route, body: Any) -> Obj:
         raise bad_request("the body of the request was not a JSON object")
     api_version, kind = body.get("apiVersion"), body.get("kind")
     if api_version and api_version != rt.api_version:
-        raise bad_request(f"the API version in the data ({api_version}) does not match the "
-                          f"expected API version ({rt.api_version})")  # fmt: skip
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the "
+            f"expected API version ({rt.api_version})"
+        )
     if kind and kind != rt.kind:
-        raise bad_request(f"the kind in the data ({kind}) does not match the expected kind "
-                          f"({rt.kind})")  # fmt: skip
+        raise bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+        )
     meta = body.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise bad_request("metadata must be an object")
     if rt.namespaced:
         if meta.get("namespace") and meta["namespace"] != route.namespace:
-            raise bad_request("the namespace of the provided object does not match the "
-                              "namespace sent on the request")  # fmt: skip
+            raise bad_request(
+                "the namespace of the provided object does not match the "
+                "namespace sent on the request"
+            )
         meta["namespace"] = route.namespace
     else:
         meta.pop("namespace", None)
     if route.name and meta.get("name") and meta["name"] != route.name:
-        raise bad_request(f"the name of the object ({meta['name']}) does not match the name on "
-                          f"the URL ({route.name})")  # fmt: skip
+        raise bad_request(
+            f"the name of the object ({meta['name']}) does not match the name on "
+            f"the URL ({route.name})"
+        )
     if route.name:
         meta["name"] = route.name
     body["apiVersion"], body["kind"] = rt.api_version, rt.kind
@@ -62,8 +69,14 @@ class Admission:
     def for_create(self, rt: ResourceType, obj: Obj, *, strict: bool) -> tuple[Obj, list[str]]:
         """The object to store for a create, and warnings for the response."""
         meta = obj["metadata"]
-        for owned in ("uid", "resourceVersion", "creationTimestamp", "generation",
-                      "deletionTimestamp", "managedFields"):  # fmt: skip
+        for owned in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+            "managedFields",
+        ):
             meta.pop(owned, None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(
@@ -126,4 +139,3 @@ def _check_immutable(rt: ResourceType, obj: Obj, current: Obj) -> None:
 def _immutable(path: str, value: Any) -> Cause:
     shown = f'"{value}"' if isinstance(value, str) else "{...}"
     return Cause("FieldValueInvalid", f"Invalid value: {shown}: field is immutable", path)
-

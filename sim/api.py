@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
-from sim import discovery
+from sim import discovery, openapi
 from sim.access import AccessControl, rbac_verb
 from sim.errors import ApiError, bad_request, method_not_allowed, path_not_found, unauthorized
 from sim.rest import Reply, ResourceApi, selector_of
 from sim.routes import Route, parse
 from sim.store import ObjectStore
 from sim.tables import table
-from sim.watch import WatchRequest, events
+from sim.watch import EventStream, WatchRequest, events
 
 Obj = dict[str, Any]
 
@@ -60,7 +60,7 @@ class Response:
     body: Obj | str | None = None
     content_type: str = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
-    stream: Iterator[Obj | None] | None = None
+    stream: EventStream | None = None
 
     def encoded(self) -> bytes:
         """The body as bytes."""
@@ -79,8 +79,15 @@ def error_response(err: ApiError) -> Response:
 class ApiServer:
     """Kubernetes API semantics over one ObjectStore."""
 
-    def __init__(self, store: ObjectStore, access: AccessControl, *, token: str,
-                 stop: threading.Event, now: Callable[[], datetime] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: ObjectStore,
+        access: AccessControl,
+        *,
+        token: str,
+        stop: threading.Event,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         """Serve `store`; requests with a bearer token other than `token` are refused (401)."""
         self.store = store
         self.access = access
@@ -129,6 +136,18 @@ class ApiServer:
             return discovery.api_group(parts[1])
         if len(parts) == 3 and parts[0] == "apis":
             return discovery.api_resource_list(parts[1], parts[2])
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
+        return None
+
+    @staticmethod
+    def _openapi(parts: list[str]) -> Obj | None:
+        if not parts:
+            return openapi.root()
+        if parts == ["api", "v1"]:
+            return openapi.group_version("", "v1")
+        if len(parts) == 3 and parts[0] == "apis":
+            return openapi.group_version(parts[1], parts[2])
         return None
 
     def _resource(self, request: Request, route: Route) -> Response:
@@ -141,30 +160,46 @@ class ApiServer:
         if method == "GET" and watch and route.is_collection:
             return self._watch(route, query, table_rows=wants_table)
         if method == "GET":
-            reply = self.resources.list(route, query) if route.is_collection else self.resources.get(route)
+            reply = (
+                self.resources.list(route, query)
+                if route.is_collection
+                else self.resources.get(route)
+            )
             return self._reply(route, reply, query, table_rows=wants_table)
         if method == "POST" and route.is_collection:
-            return self._reply(route, self.resources.create(route, request.json_body(), query), query)
+            return self._reply(
+                route, self.resources.create(route, request.json_body(), query), query
+            )
         if method == "PUT" and not route.is_collection:
-            return self._reply(route, self.resources.replace(route, request.json_body(), query), query)
+            return self._reply(
+                route, self.resources.replace(route, request.json_body(), query), query
+            )
         if method == "PATCH" and not route.is_collection:
             content_type = request.headers.get("content-type", "")
             reply = self.resources.patch(route, request.body, content_type, query)
             return self._reply(route, reply, query)
         if method == "DELETE" and not route.is_collection:
-            return self._reply(route, self.resources.delete(route, request.json_body(), query), query)
+            return self._reply(
+                route, self.resources.delete(route, request.json_body(), query), query
+            )
         if method == "DELETE":
             return self._reply(route, self.resources.delete_collection(route, query), query)
         raise method_not_allowed()
 
-    def _reply(self, route: Route, reply: Reply, query: Mapping[str, str], *,
-               table_rows: bool = False) -> Response:  # fmt: skip
+    def _reply(
+        self, route: Route, reply: Reply, query: Mapping[str, str], *, table_rows: bool = False
+    ) -> Response:
         headers = [("Warning", f'299 - "{text}"') for text in reply.warnings]
         if not table_rows or route.subresource:
             return Response(reply.code, reply.body, headers=headers)
         objects = reply.body.get("items") if "items" in reply.body else [reply.body]
-        body = table(route.rt, list(objects or []), include=query.get("includeObject", "Metadata"),
-                     resource_version=self.store.resource_version, now=self._now())  # fmt: skip
+        body = table(
+            route.rt,
+            list(objects or []),
+            include=query.get("includeObject", "Metadata"),
+            resource_version=self.store.resource_version,
+            now=self._now(),
+        )
         return Response(reply.code, body, content_type=TABLE, headers=headers)
 
     def _watch(self, route: Route, query: dict[str, str], *, table_rows: bool) -> Response:
@@ -174,15 +209,20 @@ class ApiServer:
             stream = self._as_tables(route, stream, query.get("includeObject", "Metadata"))
         return Response(200, stream=stream)
 
-    def _as_tables(self, route: Route, stream: Iterator[Obj | None], include: str) -> Iterator[Obj | None]:
+    def _as_tables(self, route: Route, stream: EventStream, include: str) -> EventStream:
         try:
             for event in stream:
                 if event is None or event["type"] in ("ERROR", "BOOKMARK"):
                     yield event
                     continue
                 version = event["object"]["metadata"].get("resourceVersion", "")
-                body = table(route.rt, [event["object"]], include=include,
-                             resource_version=version, now=self._now())  # fmt: skip
+                body = table(
+                    route.rt,
+                    [event["object"]],
+                    include=include,
+                    resource_version=version,
+                    now=self._now(),
+                )
                 yield {"type": event["type"], "object": body}
         finally:
             stream.close()

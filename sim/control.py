@@ -1,15 +1,15 @@
 """The simulator's own control API under ``/_sim/`` (not part of Kubernetes).
 
-    GET    /_sim/healthz      "ok"
-    GET    /_sim/requests     {"requests": [{verb, api_group, resource, subresource, namespace,
-                              name, denied}, …]}
-    DELETE /_sim/requests     forget them
-    POST   /_sim/deny         [{"verb": "patch", "resource": "deployments/scale", …}, …]
-                              replaces the deny list ([] allows everything)
-    POST   /_sim/conflicts    {"count": 1, "verb": "patch", "resource": "deployments", "name": …}
-    POST   /_sim/pods         {"default_ready_after_s": 0.2, "rules": [{"image", "fate",
-                              "ready_after_s"}, …]}
-    POST   /_sim/load         a multi-document YAML of objects to create
+GET    /_sim/healthz      "ok"
+GET    /_sim/requests     {"requests": [{verb, api_group, resource, subresource, namespace,
+                          name, denied}, …]}
+DELETE /_sim/requests     forget them
+POST   /_sim/deny         [{"verb": "patch", "resource": "deployments/scale", …}, …]
+                          replaces the deny list ([] allows everything)
+POST   /_sim/conflicts    {"count": 1, "verb": "patch", "resource": "deployments", "name": …}
+POST   /_sim/pods         {"default_ready_after_s": 0.2, "rules": [{"image", "fate",
+                          "ready_after_s"}, …]}
+POST   /_sim/load         a multi-document YAML of objects to create
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def _plurals(kind: str) -> list[str]:
 class ControlApi:
     """Answers /_sim/ requests by changing the access rules, pod behaviour or objects."""
 
-    def __init__(self, access: AccessControl, behaviour: PodBehaviour, resources: ResourceApi) -> None:
+    def __init__(
+        self, access: AccessControl, behaviour: PodBehaviour, resources: ResourceApi
+    ) -> None:
         """Control `access`, `behaviour` and the objects behind `resources`."""
         self.access = access
         self.behaviour = behaviour
@@ -104,7 +106,9 @@ class ControlApi:
     def _set_pods(self, body: Obj) -> None:
         delay = body.get("default_ready_after_s")
         rules = [PodRule.from_json(rule) for rule in body.get("rules") or []]
-        self.behaviour.set_rules(rules, default_ready_after_s=None if delay is None else float(delay))
+        self.behaviour.set_rules(
+            rules, default_ready_after_s=None if delay is None else float(delay)
+        )
 
 
 def _listed(rules: Any) -> list[Obj]:

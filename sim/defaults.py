@@ -67,11 +67,15 @@ def _pod(obj: Obj) -> None:
     spec.setdefault(
         "tolerations",
         [
-            {"key": f"node.kubernetes.io/{taint}", "operator": "Exists",
-             "effect": "NoExecute", "tolerationSeconds": 300}
+            {
+                "key": f"node.kubernetes.io/{taint}",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            }
             for taint in ("not-ready", "unreachable")
         ],
-    )  # fmt: skip
+    )
 
 
 def pod_spec(spec: Obj) -> None:
@@ -168,7 +172,7 @@ def allocate_cluster_ip(spec: Obj, used: set[str], rng: random.Random) -> None:
 
 
 def allocate_node_ports(spec: Obj, used: set[int], rng: random.Random) -> None:
-    """Give NodePort/LoadBalancer Service ports a free nodePort from 30000–32767."""
+    """Give NodePort/LoadBalancer Service ports a free nodePort from 30000-32767."""
     if spec.get("type") not in ("NodePort", "LoadBalancer"):
         return
     for port in spec.get("ports") or []:
@@ -192,8 +196,8 @@ def _qos_class(spec: Obj) -> str:
     if not any(r.get("requests") or r.get("limits") for r in resources):
         return "BestEffort"
     guaranteed = all(
-        r.get("limits", {}).get(res) and r.get("requests", {}).get(res, r["limits"][res])
-        == r["limits"][res]
+        r.get("limits", {}).get(res)
+        and r.get("requests", {}).get(res, r["limits"][res]) == r["limits"][res]
         for r in resources
         for res in ("cpu", "memory")
     )

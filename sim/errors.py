@@ -87,11 +87,18 @@ def conflict(rt: ResourceType, name: str) -> ApiError:
     return ApiError(409, "Conflict", message, _details(rt, name))
 
 
+def precondition_failed(rt: ResourceType, name: str, mismatch: str) -> ApiError:
+    """409: a DELETE's preconditions (uid, resourceVersion) do not hold."""
+    message = f'Operation cannot be fulfilled on {qualified(rt)} "{name}": Precondition failed: '
+    return ApiError(409, "Conflict", message + mismatch, _details(rt, name))
+
+
 def invalid(rt: ResourceType, name: str, causes: list[Cause]) -> ApiError:
     """422: ``Deployment.apps "x" is invalid: spec.replicas: Invalid value: …``."""
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-    texts = [f"{cause.field}: {cause.message}" if cause.field else cause.message
-             for cause in causes]  # fmt: skip
+    texts = [
+        f"{cause.field}: {cause.message}" if cause.field else cause.message for cause in causes
+    ]
     summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     details = _details(rt, name, kind=rt.kind)
     details["causes"] = [cause.to_json() for cause in causes]

@@ -92,7 +92,8 @@ def _merge_map(target: Obj | None, patch: Obj, keys: dict[str, str]) -> Obj | No
         return None
     body = {k: v for k, v in patch.items() if k != _DIRECTIVE}
     if directive == "replace":
-        return _strip_directives(body)
+        replaced: Obj = _strip_directives(body)
+        return replaced
     if directive not in (None, "merge"):
         raise PatchError(f"unknown patch type: {directive}")
     result = target if isinstance(target, dict) else {}
@@ -146,10 +147,13 @@ def _merge_list(target: Any, patch: list[Any], merge_key: str, keys: dict[str, s
             result.append(_strip_directives(item))
             continue
         index = next(
-            (i for i, old in enumerate(result)
-             if isinstance(old, dict) and old.get(merge_key) == item[merge_key]),
+            (
+                i
+                for i, old in enumerate(result)
+                if isinstance(old, dict) and old.get(merge_key) == item[merge_key]
+            ),
             None,
-        )  # fmt: skip
+        )
         if item.get(_DIRECTIVE) == "delete":
             if index is not None:
                 result.pop(index)

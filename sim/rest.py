@@ -20,6 +20,7 @@ from sim.errors import (
     conflict,
     from_store,
     not_found,
+    precondition_failed,
     unsupported_media_type,
 )
 from sim.routes import Route
@@ -93,12 +94,15 @@ class ResourceApi:
             for item in items:
                 item.pop("kind", None)
                 item.pop("apiVersion", None)
-        return Reply(200, {
-            "kind": route.rt.kind + "List",
-            "apiVersion": route.rt.api_version,
-            "metadata": {"resourceVersion": version},
-            "items": items,
-        })  # fmt: skip
+        return Reply(
+            200,
+            {
+                "kind": route.rt.kind + "List",
+                "apiVersion": route.rt.api_version,
+                "metadata": {"resourceVersion": version},
+                "items": items,
+            },
+        )
 
     def get(self, route: Route) -> Reply:
         """One object, or its scale / status subresource."""
@@ -134,8 +138,11 @@ class ResourceApi:
                 return self.create(Route(route.rt, route.namespace), obj, query)
             raise from_store(err) from err
         if route.subresource == "status":
-            obj = {**current, "status": obj.get("status", {}),
-                   "metadata": {**current["metadata"], **_rv_of(obj)}}  # fmt: skip
+            obj = {
+                **current,
+                "status": obj.get("status", {}),
+                "metadata": {**current["metadata"], **_rv_of(obj)},
+            }
         return self._write(route, obj, current, query)
 
     def patch(self, route: Route, raw: bytes, content_type: str, query: dict[str, str]) -> Reply:
@@ -158,7 +165,9 @@ class ResourceApi:
             else:
                 patched = checked_body(route, patched)
             try:
-                return self._write(route, patched, current, query, scale=route.subresource == "scale")
+                return self._write(
+                    route, patched, current, query, scale=route.subresource == "scale"
+                )
             except ApiError as err:
                 if err.reason != "Conflict" or guarded:
                     raise
@@ -189,8 +198,16 @@ class ResourceApi:
         details: Obj = {"name": route.name, "kind": rt.plural, "uid": current["metadata"]["uid"]}
         if rt.group:
             details["group"] = rt.group
-        return Reply(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                           "status": "Success", "details": details})  # fmt: skip
+        return Reply(
+            200,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            },
+        )
 
     def delete_collection(self, route: Route, query: dict[str, str]) -> Reply:
         """DELETE on a collection: every matching object; answers the list of them."""
@@ -202,9 +219,15 @@ class ResourceApi:
                 self.store.delete(route.rt, meta.get("namespace"), meta["name"])
             except StoreError:
                 continue  # garbage-collected with an owner meanwhile
-        return Reply(200, {"kind": route.rt.kind + "List", "apiVersion": route.rt.api_version,
-                           "metadata": {"resourceVersion": self.store.resource_version},
-                           "items": doomed})  # fmt: skip
+        return Reply(
+            200,
+            {
+                "kind": route.rt.kind + "List",
+                "apiVersion": route.rt.api_version,
+                "metadata": {"resourceVersion": self.store.resource_version},
+                "items": doomed,
+            },
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -229,8 +252,9 @@ class ResourceApi:
             stored = obj
         else:
             try:
-                stored = self.store.update(rt, obj, subresource=route.subresource if
-                                           route.subresource == "status" else "")  # fmt: skip
+                stored = self.store.update(
+                    rt, obj, subresource=route.subresource if route.subresource == "status" else ""
+                )
             except ConflictError as err:
                 raise conflict(rt, route.name) from err
             except StoreError as err:
@@ -287,13 +311,12 @@ def _check_preconditions(rt: ResourceType, current: Obj, preconditions: Obj) -> 
     for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
         wanted = preconditions.get(key)
         if wanted and wanted != meta.get(key):
-            raise ApiError(409, "Conflict", (
-                f'Operation cannot be fulfilled on {rt.plural}{"." + rt.group if rt.group else ""}'
-                f' "{meta["name"]}": Precondition failed: {label} in precondition: {wanted}, '
-                f"{label} in object meta: {meta.get(key)}"), {"name": meta["name"],
-                "kind": rt.plural, **({"group": rt.group} if rt.group else {})})  # fmt: skip
+            raise precondition_failed(
+                rt,
+                meta["name"],
+                f"{label} in precondition: {wanted}, {label} in object meta: {meta.get(key)}",
+            )
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-

@@ -41,6 +41,10 @@ def plan_deployment(
     """One sync of a Deployment (syncDeployment), `now` in epoch seconds."""
     plan = DeploymentPlan.start(deployment, owned)
     check_paused_conditions(plan, now)
+    if plan.status_changed():
+        # Kubernetes writes a pause or resume on its own before syncing, so watchers see
+        # DeploymentPaused / DeploymentResumed; the rollout goes on next pass.
+        return plan
     if is_paused(deployment) or _is_scaling_event(plan, now):
         _sync(plan, now)
     elif strategy_type(deployment) == RECREATE:

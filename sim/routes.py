@@ -57,4 +57,3 @@ def parse(path: str) -> Route:
     if rt.namespaced and name and namespace is None:
         raise path_not_found()  # /api/v1/pods/x names nothing
     return Route(rt, namespace, name, subresource)
-

@@ -41,8 +41,17 @@ def scaled(current: Obj, scale: Any) -> Obj:
     name = current["metadata"]["name"]
     replicas = (scale.get("spec") or {}).get("replicas", 0)
     if not isinstance(replicas, int) or replicas < 0:
-        raise invalid(SCALE, name, [Cause("FieldValueInvalid", f"Invalid value: {replicas}: "
-                                          "must be greater than or equal to 0", "spec.replicas")])  # fmt: skip
+        raise invalid(
+            SCALE,
+            name,
+            [
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {replicas}: must be greater than or equal to 0",
+                    "spec.replicas",
+                )
+            ],
+        )
     result = copy.deepcopy(current)
     result.setdefault("spec", {})["replicas"] = replicas
     sent_rv = (scale.get("metadata") or {}).get("resourceVersion")

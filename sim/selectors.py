@@ -91,15 +91,31 @@ def matches_labels(requirements: list[Requirement], labels: dict[str, str] | Non
 
 # Field selectors the API server supports, per resource (besides metadata.name/namespace).
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "pods": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-             "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"),
-    "events": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-               "involvedObject.uid", "involvedObject.apiVersion",
-               "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-               "reportingComponent", "source", "type"),
+    "pods": (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    "events": (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
     "namespaces": ("status.phase",),
     "replicasets": ("status.replicas",),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ def parse_fields(text: str, plural: str) -> list[FieldRequirement]:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{clause}'")
         path, op, value = match.groups()
         if path not in allowed:
-            raise SelectorError(f'field label not supported: {path}')
+            raise SelectorError(f"field label not supported: {path}")
         requirements.append(FieldRequirement(path, op != "!=", value))
     return requirements
 

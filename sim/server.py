@@ -58,8 +58,14 @@ def default_controllers(store: ObjectStore, behaviour: PodBehaviour) -> list[Con
 class SimServer:
     """A Kubernetes API simulator on 127.0.0.1; a context manager that starts and stops it."""
 
-    def __init__(self, port: int = 0, *, controllers: list[Controller] | None = None,
-                 behaviour: PodBehaviour | None = None, token: str = "sim-token") -> None:  # fmt: skip
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        controllers: list[Controller] | None = None,
+        behaviour: PodBehaviour | None = None,
+        token: str = "sim-token",
+    ) -> None:
         """A stopped server: port 0 picks a free port; controllers None builds the default ones."""
         self.store = ObjectStore()
         self.behaviour = behaviour or PodBehaviour()
@@ -84,11 +90,16 @@ class SimServer:
     def start(self) -> SimServer:
         """Serve and reconcile in background threads; returns self."""
         self._threads = [
-            threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05},
-                             name=f"sim-http-{self.port}", daemon=True),
-            threading.Thread(target=self._reconcile_loop, name=f"sim-controllers-{self.port}",
-                             daemon=True),
-        ]  # fmt: skip
+            threading.Thread(
+                target=self._http.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sim-http-{self.port}",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._reconcile_loop, name=f"sim-controllers-{self.port}", daemon=True
+            ),
+        ]
         for thread in self._threads:
             thread.start()
         return self
@@ -109,8 +120,12 @@ class SimServer:
     def __enter__(self) -> SimServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # --- control --------------------------------------------------------------------------------
@@ -125,10 +140,19 @@ class SimServer:
 
     def deny(self, rules: Iterable[AccessRule | dict[str, Any]]) -> None:
         """Answer requests matching any rule with 403 Forbidden (replaces the previous list)."""
-        self._access.deny([r if isinstance(r, AccessRule) else AccessRule.from_json(r) for r in rules])
+        self._access.deny(
+            [r if isinstance(r, AccessRule) else AccessRule.from_json(r) for r in rules]
+        )
 
-    def inject_conflicts(self, count: int = 1, *, verb: str, resource: str, name: str | None = None,
-                         namespace: str | None = None) -> None:  # fmt: skip
+    def inject_conflicts(
+        self,
+        count: int = 1,
+        *,
+        verb: str,
+        resource: str,
+        name: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
         """The next `count` `verb` requests on `resource` (and `name`) answer 409 Conflict."""
         rule = AccessRule(verb=verb, resource=resource, name=name, namespace=namespace)
         self._access.inject_conflicts(rule, count)
@@ -137,8 +161,9 @@ class SimServer:
         """Create the objects of a multi-document YAML as the API would; returns them."""
         return load_objects(self._api.resources, text)
 
-    def write_kubeconfig(self, path: Path | str, *, contexts: Iterable[str] = ("sim",),
-                         namespace: str = "default") -> Path:  # fmt: skip
+    def write_kubeconfig(
+        self, path: Path | str, *, contexts: Iterable[str] = ("sim",), namespace: str = "default"
+    ) -> Path:
         """Write a kubeconfig for this server: one context per name, the first current."""
         names = list(contexts)
         config = {
@@ -219,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.closed(self.connection)
         super().finish()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("sim: " + format, *args)
 
     def _handle(self) -> None:
@@ -255,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for event in response.stream:
                 if event is not None:
-                    line = (Response(200, event).encoded() + b"\n")
+                    line = Response(200, event).encoded() + b"\n"
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -263,6 +288,4 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away, or the server is stopping
             self.close_connection = True
         finally:
-            close = getattr(response.stream, "close", None)
-            if close is not None:
-                close()
+            response.stream.close()

@@ -76,15 +76,27 @@ def _deployment(obj: Obj, now: datetime) -> list[Any]:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}"
     age = _since(obj["metadata"].get("creationTimestamp"), now)
-    return [obj["metadata"]["name"], ready, status.get("updatedReplicas", 0),
-            status.get("availableReplicas", 0), age, *_workload_wide(obj)]  # fmt: skip
+    return [
+        obj["metadata"]["name"],
+        ready,
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age,
+        *_workload_wide(obj),
+    ]
 
 
 def _replicaset(obj: Obj, now: datetime) -> list[Any]:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     age = _since(obj["metadata"].get("creationTimestamp"), now)
-    return [obj["metadata"]["name"], spec.get("replicas", 0), status.get("replicas", 0),
-            status.get("readyReplicas", 0), age, *_workload_wide(obj)]  # fmt: skip
+    return [
+        obj["metadata"]["name"],
+        spec.get("replicas", 0),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age,
+        *_workload_wide(obj),
+    ]
 
 
 def pod_status_reason(pod: Obj) -> str:
@@ -100,8 +112,11 @@ def pod_status_reason(pod: Obj) -> str:
         elif terminated.get("reason"):
             reason = terminated["reason"]
         elif terminated:
-            reason = (f"Signal:{terminated['signal']}" if terminated.get("signal")
-                      else f"ExitCode:{terminated.get('exitCode', 0)}")  # fmt: skip
+            reason = (
+                f"Signal:{terminated['signal']}"
+                if terminated.get("signal")
+                else f"ExitCode:{terminated.get('exitCode', 0)}"
+            )
         elif container.get("ready") and "running" in state:
             running = True
     if reason == "Completed" and running:
@@ -116,17 +131,29 @@ def _pod(obj: Obj, now: datetime) -> list[Any]:
     statuses = status.get("containerStatuses") or []
     ready = sum(1 for c in statuses if c.get("ready"))
     restarts = sum(int(c.get("restartCount", 0)) for c in statuses)
-    last = max((c.get("lastState", {}).get("terminated", {}).get("finishedAt", "")
-                for c in statuses), default="")  # fmt: skip
+    last = max(
+        (c.get("lastState", {}).get("terminated", {}).get("finishedAt", "") for c in statuses),
+        default="",
+    )
     restarts_text = f"{restarts} ({_since(last, now)} ago)" if restarts and last else str(restarts)
-    gates = spec.get("readinessGates") or []
     return [
-        obj["metadata"]["name"], f"{ready}/{len(spec.get('containers') or [])}",
-        pod_status_reason(obj), restarts_text, _since(obj["metadata"].get("creationTimestamp"), now),
-        status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
+        obj["metadata"]["name"],
+        f"{ready}/{len(spec.get('containers') or [])}",
+        pod_status_reason(obj),
+        restarts_text,
+        _since(obj["metadata"].get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
         status.get("nominatedNodeName") or "<none>",
-        f"{sum(1 for c in status.get('conditions') or [] if c.get('status') == 'True' and any(g.get('conditionType') == c.get('type') for g in gates))}/{len(gates)}" if gates else "<none>",
-    ]  # fmt: skip
+        _readiness_gates(spec.get("readinessGates") or [], status.get("conditions") or []),
+    ]
+
+
+def _readiness_gates(gates: list[Obj], conditions: list[Obj]) -> str:
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in conditions if c.get("status") == "True"}
+    return f"{sum(1 for gate in gates if gate.get('conditionType') in true)}/{len(gates)}"
 
 
 def _service(obj: Obj, now: datetime) -> list[Any]:
@@ -139,14 +166,21 @@ def _service(obj: Obj, now: datetime) -> list[Any]:
     elif kind == "ExternalName":
         external = spec.get("externalName", "")
     ports = ",".join(
-        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}" if p.get("nodePort")
+        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
+        if p.get("nodePort")
         else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
         for p in spec.get("ports") or []
-    )  # fmt: skip
+    )
     selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
-    return [obj["metadata"]["name"], kind, spec.get("clusterIP") or "<none>", external or "<none>",
-            ports or "<none>", _since(obj["metadata"].get("creationTimestamp"), now),
-            selector or "<none>"]  # fmt: skip
+    return [
+        obj["metadata"]["name"],
+        kind,
+        spec.get("clusterIP") or "<none>",
+        external or "<none>",
+        ports or "<none>",
+        _since(obj["metadata"].get("creationTimestamp"), now),
+        selector or "<none>",
+    ]
 
 
 def _endpoints(obj: Obj, now: datetime) -> list[Any]:
@@ -156,8 +190,14 @@ def _endpoints(obj: Obj, now: datetime) -> list[Any]:
             for port in subset.get("ports") or [{}]:
                 suffix = f":{port['port']}" if "port" in port else ""
                 addresses.append(f"{address.get('ip', '')}{suffix}")
-    shown = ",".join(addresses[:3]) + (f" + {len(addresses) - 3} more..." if len(addresses) > 3 else "")
-    return [obj["metadata"]["name"], shown or "<none>", _since(obj["metadata"].get("creationTimestamp"), now)]
+    shown = ",".join(addresses[:3]) + (
+        f" + {len(addresses) - 3} more..." if len(addresses) > 3 else ""
+    )
+    return [
+        obj["metadata"]["name"],
+        shown or "<none>",
+        _since(obj["metadata"].get("creationTimestamp"), now),
+    ]
 
 
 def _namespace(obj: Obj, now: datetime) -> list[Any]:
@@ -167,10 +207,16 @@ def _namespace(obj: Obj, now: datetime) -> list[Any]:
 
 def _event(obj: Obj, now: datetime) -> list[Any]:
     involved = obj.get("involvedObject", {})
-    last = obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
-    return [_since(last, now), obj.get("type", ""), obj.get("reason", ""),
-            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-            obj.get("message", "")]  # fmt: skip
+    last = (
+        obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
+    )
+    return [
+        _since(last, now),
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        obj.get("message", ""),
+    ]
 
 
 def _json_cell(value: Any) -> Any:
@@ -179,41 +225,100 @@ def _json_cell(value: Any) -> Any:
 
 def _virtual_service(obj: Obj, now: datetime) -> list[Any]:
     spec = obj.get("spec", {})
-    return [obj["metadata"]["name"], _json_cell(spec.get("gateways")), _json_cell(spec.get("hosts")),
-            _since(obj["metadata"].get("creationTimestamp"), now)]  # fmt: skip
+    return [
+        obj["metadata"]["name"],
+        _json_cell(spec.get("gateways")),
+        _json_cell(spec.get("hosts")),
+        _since(obj["metadata"].get("creationTimestamp"), now),
+    ]
 
 
 def _destination_rule(obj: Obj, now: datetime) -> list[Any]:
-    return [obj["metadata"]["name"], obj.get("spec", {}).get("host"),
-            _since(obj["metadata"].get("creationTimestamp"), now)]  # fmt: skip
+    return [
+        obj["metadata"]["name"],
+        obj.get("spec", {}).get("host"),
+        _since(obj["metadata"].get("creationTimestamp"), now),
+    ]
 
 
-_WIDE_WORKLOAD: list[Column] = [("Containers", "string", 1), ("Images", "string", 1),
-                                ("Selector", "string", 1)]  # fmt: skip
+_WIDE_WORKLOAD: list[Column] = [
+    ("Containers", "string", 1),
+    ("Images", "string", 1),
+    ("Selector", "string", 1),
+]
 _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] = {
-    "deployments": ([_NAME, ("Ready", "string", 0), ("Up-to-date", "integer", 0),
-                     ("Available", "integer", 0), _AGE, *_WIDE_WORKLOAD], _deployment),
-    "replicasets": ([_NAME, ("Desired", "integer", 0), ("Current", "integer", 0),
-                     ("Ready", "integer", 0), _AGE, *_WIDE_WORKLOAD], _replicaset),
-    "pods": ([_NAME, ("Ready", "string", 0), ("Status", "string", 0), ("Restarts", "string", 0),
-              _AGE, ("IP", "string", 1), ("Node", "string", 1), ("Nominated Node", "string", 1),
-              ("Readiness Gates", "string", 1)], _pod),
-    "services": ([_NAME, ("Type", "string", 0), ("Cluster-IP", "string", 0),
-                  ("External-IP", "string", 0), ("Port(s)", "string", 0), _AGE,
-                  ("Selector", "string", 1)], _service),
+    "deployments": (
+        [
+            _NAME,
+            ("Ready", "string", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
+            _AGE,
+            *_WIDE_WORKLOAD,
+        ],
+        _deployment,
+    ),
+    "replicasets": (
+        [
+            _NAME,
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            _AGE,
+            *_WIDE_WORKLOAD,
+        ],
+        _replicaset,
+    ),
+    "pods": (
+        [
+            _NAME,
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            _AGE,
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
+        ],
+        _pod,
+    ),
+    "services": (
+        [
+            _NAME,
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            _AGE,
+            ("Selector", "string", 1),
+        ],
+        _service,
+    ),
     "endpoints": ([_NAME, ("Endpoints", "string", 0), _AGE], _endpoints),
     "namespaces": ([_NAME, ("Status", "string", 0), _AGE], _namespace),
-    "events": ([("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
-                ("Object", "string", 0), ("Message", "string", 0)], _event),
-    "virtualservices": ([_NAME, ("Gateways", "string", 0), ("Hosts", "string", 0), _AGE],
-                        _virtual_service),
+    "events": (
+        [
+            ("Last Seen", "string", 0),
+            ("Type", "string", 0),
+            ("Reason", "string", 0),
+            ("Object", "string", 0),
+            ("Message", "string", 0),
+        ],
+        _event,
+    ),
+    "virtualservices": (
+        [_NAME, ("Gateways", "string", 0), ("Hosts", "string", 0), _AGE],
+        _virtual_service,
+    ),
     "destinationrules": ([_NAME, ("Host", "string", 0), _AGE], _destination_rule),
-}  # fmt: skip
+}
 
 
-def table(rt: ResourceType, objects: list[Obj], *, include: str, resource_version: str,
-          now: datetime) -> Obj:  # fmt: skip
-    """A Table of `objects`; each row carries the object as `include` asks (Object/Metadata/None)."""
+def table(
+    rt: ResourceType, objects: list[Obj], *, include: str, resource_version: str, now: datetime
+) -> Obj:
+    """A Table of `objects`; rows carry the object as `include` asks (Object, Metadata, None)."""
     columns, row_of = _PRINTERS[rt.plural]
     rows = []
     for obj in objects:
@@ -222,17 +327,25 @@ def table(rt: ResourceType, objects: list[Obj], *, include: str, resource_versio
         if include == "Object":
             row["object"] = full
         elif include != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj.get("metadata", {})}  # fmt: skip
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
         rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": [
-            {"name": name, "type": kind, "format": "name" if name == "Name" else "",
-             "description": name, "priority": priority}
+            {
+                "name": name,
+                "type": kind,
+                "format": "name" if name == "Name" else "",
+                "description": name,
+                "priority": priority,
+            }
             for name, kind, priority in columns
         ],
         "rows": rows,
-    }  # fmt: skip
+    }

@@ -124,12 +124,22 @@ def _schema_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
                 causes.append(Cause("FieldValueRequired", "Required value", _join(path, key)))
         elif error.validator == "enum":
             supported = ", ".join(json.dumps(v) for v in error.validator_value if v is not None)
-            causes.append(Cause("FieldValueNotSupported", f"Unsupported value: "
-                                f"{json.dumps(error.instance)}: supported values: {supported}",
-                                path))  # fmt: skip
+            causes.append(
+                Cause(
+                    "FieldValueNotSupported",
+                    f"Unsupported value: "
+                    f"{json.dumps(error.instance)}: supported values: {supported}",
+                    path,
+                )
+            )
         else:
-            causes.append(Cause("FieldValueInvalid", f"Invalid value: "
-                                f"{json.dumps(error.instance)}: {error.message}", path))  # fmt: skip
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(error.instance)}: {error.message}",
+                    path,
+                )
+            )
     return causes
 
 
@@ -153,8 +163,13 @@ def _metadata_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     meta = obj.get("metadata", {})
     name = meta.get("name", "")
     if not name:
-        return [Cause("FieldValueRequired",
-                      "Required value: name or generateName is required", "metadata.name")]  # fmt: skip
+        return [
+            Cause(
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+                "metadata.name",
+            )
+        ]
     pattern, text = (_LABEL, _LABEL_TEXT) if rt == SERVICES else (_SUBDOMAIN, _SUBDOMAIN_TEXT)
     if not pattern.match(name) or len(name) > 253:
         return [Cause("FieldValueInvalid", f'Invalid value: "{name}": {text}', "metadata.name")]
@@ -165,23 +180,35 @@ def _workload_causes(spec: Obj) -> list[Cause]:
     causes = []
     replicas = spec.get("replicas")
     if isinstance(replicas, int) and replicas < 0:
-        causes.append(Cause("FieldValueInvalid",
-                            f"Invalid value: {replicas}: must be greater than or equal to 0",
-                            "spec.replicas"))  # fmt: skip
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f"Invalid value: {replicas}: must be greater than or equal to 0",
+                "spec.replicas",
+            )
+        )
     selector = spec.get("selector")
     labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
     if not selector:
         causes.append(Cause("FieldValueRequired", "Required value", "spec.selector"))
     elif not label_selector_matches(selector, labels):
         shown = "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in labels.items()) + "}"
-        causes.append(Cause("FieldValueInvalid",
-                            f"Invalid value: {shown}: `selector` does not match template `labels`",
-                            "spec.template.metadata.labels"))  # fmt: skip
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f"Invalid value: {shown}: `selector` does not match template `labels`",
+                "spec.template.metadata.labels",
+            )
+        )
     pod = (spec.get("template") or {}).get("spec") or {}
     if pod.get("restartPolicy", "Always") != "Always":
-        causes.append(Cause("FieldValueNotSupported", f'Unsupported value: '
-                            f'"{pod["restartPolicy"]}": supported values: "Always"',
-                            "spec.template.spec.restartPolicy"))  # fmt: skip
+        causes.append(
+            Cause(
+                "FieldValueNotSupported",
+                f'Unsupported value: "{pod["restartPolicy"]}": supported values: "Always"',
+                "spec.template.spec.restartPolicy",
+            )
+        )
     return causes + _container_causes(pod, "spec.template.spec")
 
 
@@ -195,11 +222,15 @@ def _container_causes(pod: Obj, path: str) -> list[Cause]:
         where = f"{path}.containers[{index}]"
         name = container.get("name", "")
         if name and not _LABEL.match(name):
-            causes.append(Cause("FieldValueInvalid", f'Invalid value: "{name}": {_LABEL_TEXT}',
-                                f"{where}.name"))  # fmt: skip
+            causes.append(
+                Cause(
+                    "FieldValueInvalid", f'Invalid value: "{name}": {_LABEL_TEXT}', f"{where}.name"
+                )
+            )
         elif name in seen:
-            causes.append(Cause("FieldValueDuplicate", f'Duplicate value: "{name}"',
-                                f"{where}.name"))  # fmt: skip
+            causes.append(
+                Cause("FieldValueDuplicate", f'Duplicate value: "{name}"', f"{where}.name")
+            )
         seen.add(name)
         if not container.get("image"):
             causes.append(Cause("FieldValueRequired", "Required value", f"{where}.image"))
@@ -214,8 +245,13 @@ def _service_causes(spec: Obj) -> list[Cause]:
     for index, port in enumerate(ports):
         number = port.get("port")
         if isinstance(number, int) and not 1 <= number <= 65535:
-            causes.append(Cause("FieldValueInvalid", f"Invalid value: {number}: must be "
-                                "between 1 and 65535, inclusive", f"spec.ports[{index}].port"))  # fmt: skip
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {number}: must be between 1 and 65535, inclusive",
+                    f"spec.ports[{index}].port",
+                )
+            )
     return causes
 
 
@@ -231,8 +267,13 @@ def _istio_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     for kind in ("http", "tcp", "tls"):
         for index, route in enumerate(spec.get(kind) or []):
             if not isinstance(route, dict):
-                causes.append(Cause("FieldValueInvalid", "Invalid value: must be an object",
-                                    f"spec.{kind}[{index}]"))  # fmt: skip
+                causes.append(
+                    Cause(
+                        "FieldValueInvalid",
+                        "Invalid value: must be an object",
+                        f"spec.{kind}[{index}]",
+                    )
+                )
                 continue
             causes += _destination_causes(route.get("route") or [], f"spec.{kind}[{index}].route")
     return causes
@@ -244,10 +285,16 @@ def _destination_causes(routes: list[Any], path: str) -> list[Cause]:
         where = f"{path}[{index}]"
         host = (dest.get("destination") or {}).get("host") if isinstance(dest, dict) else None
         if not host:
-            causes.append(Cause("FieldValueRequired", "Required value",
-                                f"{where}.destination.host"))  # fmt: skip
+            causes.append(
+                Cause("FieldValueRequired", "Required value", f"{where}.destination.host")
+            )
         weight = dest.get("weight", 0) if isinstance(dest, dict) else 0
         if not isinstance(weight, int) or not 0 <= weight <= 100:
-            causes.append(Cause("FieldValueInvalid", f"Invalid value: {json.dumps(weight)}: "
-                                "weight must be between 0 and 100", f"{where}.weight"))  # fmt: skip
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {json.dumps(weight)}: weight must be between 0 and 100",
+                    f"{where}.weight",
+                )
+            )
     return causes

@@ -10,15 +10,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import bad_request
-from sim.store import ExpiredError, ObjectStore, WatchEvent
 from sim.routes import Route
+from sim.store import ExpiredError, ObjectStore, WatchEvent
 
 Obj = dict[str, Any]
+EventStream = Generator[Obj | None, None, None]  # watch events; None: idle, flush
 
 DEFAULT_TIMEOUT_S = 1800.0  # the API server's --min-request-timeout
 _POLL_S = 0.25  # how often an idle stream checks for shutdown and its deadline
@@ -32,10 +33,14 @@ class WatchRequest:
     match: Callable[[Obj], bool]
     resource_version: str = ""
     timeout_s: float = DEFAULT_TIMEOUT_S
-    send_initial_events: bool = False  # sendInitialEvents=true: end the initial list with a bookmark
+    send_initial_events: bool = (
+        False  # sendInitialEvents=true: end the initial list with a bookmark
+    )
 
     @classmethod
-    def from_query(cls, route: Route, match: Callable[[Obj], bool], query: dict[str, str]) -> WatchRequest:
+    def from_query(
+        cls, route: Route, match: Callable[[Obj], bool], query: dict[str, str]
+    ) -> WatchRequest:
         """The watch of a list URL's query parameters."""
         try:
             timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT_S)
@@ -48,7 +53,7 @@ class WatchRequest:
         return cls(route, match, rv, timeout, initial)
 
 
-def events(store: ObjectStore, request: WatchRequest, stop: threading.Event) -> Iterator[Obj | None]:
+def events(store: ObjectStore, request: WatchRequest, stop: threading.Event) -> EventStream:
     """The watch events, each `{"type", "object"}`; None when idle, so the caller can flush.
 
     Ends at the request's timeout, when `stop` is set, or when the generator is closed.
@@ -58,9 +63,10 @@ def events(store: ObjectStore, request: WatchRequest, stop: threading.Event) -> 
     visible: set[tuple[str, str]] = set()
     with store.changed:  # the initial state and the watcher's start are one atomic step
         initial: list[Obj] = []
+        backlog: list[WatchEvent] = []
         if request.resource_version in ("", "0") or request.send_initial_events:
             initial = store.select(route.rt, route.namespace, request.match)
-            watcher, backlog = store.watch(route.rt, route.namespace), []
+            watcher = store.watch(route.rt, route.namespace)
         else:
             try:
                 watcher, backlog = store.watch_since(
@@ -82,7 +88,9 @@ def events(store: ObjectStore, request: WatchRequest, stop: threading.Event) -> 
                 yield sent
         while not stop.is_set() and time.monotonic() < deadline:
             try:
-                event = watcher.events.get(timeout=min(_POLL_S, max(0.0, deadline - time.monotonic())))
+                event = watcher.events.get(
+                    timeout=min(_POLL_S, max(0.0, deadline - time.monotonic()))
+                )
             except queue.Empty:
                 yield None
                 continue
@@ -97,7 +105,9 @@ def _key(obj: Obj) -> tuple[str, str]:
     return (meta.get("namespace", ""), meta.get("name", ""))
 
 
-def _visible_event(event: WatchEvent, match: Callable[[Obj], bool], visible: set[tuple[str, str]]) -> Obj | None:
+def _visible_event(
+    event: WatchEvent, match: Callable[[Obj], bool], visible: set[tuple[str, str]]
+) -> Obj | None:
     key, obj = _key(event.object), event.object
     if event.type == "DELETED":
         if key in visible or match(obj):
@@ -131,6 +141,13 @@ def _initial_events_end(route: Route, version: str) -> Obj:
 def _expired(message: str) -> Obj:
     return {
         "type": "ERROR",
-        "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                   "message": message, "reason": "Expired", "code": 410},
-    }  # fmt: skip
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": "Expired",
+            "code": 410,
+        },
+    }
