@@ -189,7 +189,7 @@ class ApiServer:
     def _reply(
         self, route: Route, reply: Reply, query: Mapping[str, str], *, table_rows: bool = False
     ) -> Response:
-        headers = [("Warning", f'299 - "{text}"') for text in reply.warnings]
+        headers = [("Warning", _warning(text)) for text in reply.warnings]
         if not table_rows or route.subresource:
             return Response(reply.code, reply.body, headers=headers)
         objects = reply.body.get("items") if "items" in reply.body else [reply.body]
@@ -226,6 +226,12 @@ class ApiServer:
                 yield {"type": event["type"], "object": body}
         finally:
             stream.close()
+
+
+def _warning(text: str) -> str:
+    """A `Warning` header value (RFC 7234 code 299, as the API server sends them)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 def _wants_table(accept: str) -> bool:

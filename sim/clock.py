@@ -25,8 +25,8 @@ class SimTime:
 
     @classmethod
     def starting_now(cls, clock: Clock = time.monotonic, epoch: float | None = None) -> SimTime:
-        """`clock` tied to the current wall time, in whole seconds so fake clocks stay whole."""
-        return cls(clock, float(round(time.time() - clock())) if epoch is None else epoch)
+        """`clock` tied to the current wall time (or to `epoch`, the wall time at zero)."""
+        return cls(clock, time.time() - clock() if epoch is None else epoch)
 
     def monotonic(self) -> float:
         """Seconds on the monotonic clock."""

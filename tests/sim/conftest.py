@@ -65,9 +65,14 @@ def kubectl(kubeconfig: Path) -> Kubectl:
     return Kubectl(KUBECTL, kubeconfig)
 
 
+def new_api_client(kubeconfig: Path) -> ApiClient:
+    """The real kubernetes client, configured from a kubeconfig as the bot configures it."""
+    made: ApiClient = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    return made
+
+
 @pytest.fixture
 def api_client(kubeconfig: Path) -> Iterator[ApiClient]:
-    """The real kubernetes client, configured from the kubeconfig as the bot configures it."""
-    client = config.new_client_from_config(config_file=str(kubeconfig))
-    yield client
-    client.close()
+    """The real kubernetes client on `sim`."""
+    with new_api_client(kubeconfig) as client:
+        yield client

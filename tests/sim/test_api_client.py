@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from sim.access import AccessRule, RecordedRequest
 from sim.server import SimServer
+from tests.sim.conftest import new_api_client
 
 
 def _deployment(name: str = "web", *, image: str = "reg/web:1.0") -> dict[str, Any]:
@@ -53,25 +56,33 @@ VIRTUAL_SERVICE: dict[str, Any] = {
 
 def _message(err: ApiException) -> str:
     """The `message` of the Status body the server answered with."""
-    return str(json.loads(err.body)["message"])
+    return str(json.loads(err.body or "{}")["message"])
 
 
+# The generated client types every model field Optional; the tests read them through Any.
 @pytest.fixture
-def apps(api_client: ApiClient) -> client.AppsV1Api:
+def apps(api_client: ApiClient) -> Any:
     """AppsV1Api on the simulator."""
     return client.AppsV1Api(api_client)
 
 
 @pytest.fixture
-def core(api_client: ApiClient) -> client.CoreV1Api:
+def core(api_client: ApiClient) -> Any:
     """CoreV1Api on the simulator."""
     return client.CoreV1Api(api_client)
+
+
+def _stream(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, Iterator[dict[str, Any]]]:
+    """A `watch.Watch()` (untyped in the client) and its event stream of `func`."""
+    watch_type: Any = watch.Watch
+    watcher = watch_type()
+    return watcher, watcher.stream(func, *args, **kwargs)
 
 
 # --- reads and writes ------------------------------------------------------------------------
 
 
-def test_created_deployment_is_listed_and_read_with_defaults(apps: client.AppsV1Api) -> None:
+def test_created_deployment_is_listed_and_read_with_defaults(apps: Any) -> None:
     created = apps.create_namespaced_deployment("default", _deployment())
 
     listed = apps.list_namespaced_deployment("default", label_selector="app=web")
@@ -83,9 +94,11 @@ def test_created_deployment_is_listed_and_read_with_defaults(apps: client.AppsV1
     assert read.spec.template.spec.containers[0].image_pull_policy == "IfNotPresent"
 
 
-def test_strategic_patch_merges_containers_by_name(apps: client.AppsV1Api) -> None:
+def test_strategic_patch_merges_containers_by_name(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}}
+    patch = {
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}
+    }
 
     patched = apps.patch_namespaced_deployment("web", "default", patch)
 
@@ -97,7 +110,7 @@ def test_strategic_patch_merges_containers_by_name(apps: client.AppsV1Api) -> No
     assert patched.metadata.generation == 2
 
 
-def test_replace_with_the_current_resource_version_succeeds(apps: client.AppsV1Api) -> None:
+def test_replace_with_the_current_resource_version_succeeds(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
     current = apps.read_namespaced_deployment("web", "default")
     current.spec.replicas = 5
@@ -108,7 +121,7 @@ def test_replace_with_the_current_resource_version_succeeds(apps: client.AppsV1A
     assert int(replaced.metadata.resource_version) > int(current.metadata.resource_version)
 
 
-def test_replace_with_a_stale_resource_version_is_a_conflict(apps: client.AppsV1Api) -> None:
+def test_replace_with_a_stale_resource_version_is_a_conflict(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
     stale = apps.read_namespaced_deployment("web", "default")
     apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})
@@ -121,11 +134,13 @@ def test_replace_with_a_stale_resource_version_is_a_conflict(apps: client.AppsV1
     assert 'Operation cannot be fulfilled on deployments.apps "web"' in _message(caught.value)
 
 
-def test_patch_carrying_a_stale_resource_version_is_a_conflict(apps: client.AppsV1Api) -> None:
+def test_patch_carrying_a_stale_resource_version_is_a_conflict(apps: Any) -> None:
     created = apps.create_namespaced_deployment("default", _deployment())
     apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})
-    guarded = {"metadata": {"resourceVersion": created.metadata.resource_version},
-               "spec": {"replicas": 4}}  # fmt: skip
+    guarded = {
+        "metadata": {"resourceVersion": created.metadata.resource_version},
+        "spec": {"replicas": 4},
+    }
 
     with pytest.raises(ApiException) as caught:
         apps.patch_namespaced_deployment("web", "default", guarded)
@@ -134,7 +149,7 @@ def test_patch_carrying_a_stale_resource_version_is_a_conflict(apps: client.Apps
     assert apps.read_namespaced_deployment("web", "default").spec.replicas == 3
 
 
-def test_scale_subresource_reads_and_patches_replicas(apps: client.AppsV1Api) -> None:
+def test_scale_subresource_reads_and_patches_replicas(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
 
     scale = apps.read_namespaced_deployment_scale("web", "default")
@@ -144,7 +159,7 @@ def test_scale_subresource_reads_and_patches_replicas(apps: client.AppsV1Api) ->
     assert apps.read_namespaced_deployment("web", "default").spec.replicas == 7
 
 
-def test_create_in_a_missing_namespace_is_not_found(apps: client.AppsV1Api) -> None:
+def test_create_in_a_missing_namespace_is_not_found(apps: Any) -> None:
     with pytest.raises(ApiException) as caught:
         apps.create_namespaced_deployment("nope", _deployment())
 
@@ -152,10 +167,10 @@ def test_create_in_a_missing_namespace_is_not_found(apps: client.AppsV1Api) -> N
     assert 'namespaces "nope" not found' in _message(caught.value)
 
 
-def test_delete_of_a_deployment_answers_a_success_status(apps: client.AppsV1Api) -> None:
+def test_delete_of_a_deployment_answers_a_success_status(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
 
-    status = apps.delete_namespaced_deployment("web", "default")
+    status = apps.delete_namespaced_deployment("web", "default")  # a Status, untyped: a dict
 
     assert (status["status"], status["details"]["name"], status["details"]["kind"]) == (
         "Success",
@@ -168,7 +183,7 @@ def test_delete_of_a_deployment_answers_a_success_status(apps: client.AppsV1Api)
 def test_custom_objects_create_read_and_merge_patch_a_virtual_service(
     api_client: ApiClient,
 ) -> None:
-    custom = client.CustomObjectsApi(api_client)
+    custom: Any = client.CustomObjectsApi(api_client)
     args = ("networking.istio.io", "v1", "default", "virtualservices")
     custom.create_namespaced_custom_object(*args, VIRTUAL_SERVICE)
     current = custom.get_namespaced_custom_object(*args, "web")
@@ -176,9 +191,13 @@ def test_custom_objects_create_read_and_merge_patch_a_virtual_service(
     routes[0]["weight"], routes[1]["weight"] = 90, 10
 
     patched = custom.patch_namespaced_custom_object(
-        *args, "web", {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
-                       "spec": {"http": current["spec"]["http"]}}
-    )  # fmt: skip
+        *args,
+        "web",
+        {
+            "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+            "spec": {"http": current["spec"]["http"]},
+        },
+    )
 
     assert [r["weight"] for r in patched["spec"]["http"][0]["route"]] == [90, 10]
 
@@ -186,7 +205,7 @@ def test_custom_objects_create_read_and_merge_patch_a_virtual_service(
 # --- watch -----------------------------------------------------------------------------------
 
 
-def test_watch_stream_receives_changes_after_the_listed_version(apps: client.AppsV1Api) -> None:
+def test_watch_stream_receives_changes_after_the_listed_version(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
     listed = apps.list_namespaced_deployment("default")
 
@@ -198,10 +217,13 @@ def test_watch_stream_receives_changes_after_the_listed_version(apps: client.App
     changer = threading.Thread(target=change)
     changer.start()
     seen = []
-    stream = watch.Watch()
-    for event in stream.stream(apps.list_namespaced_deployment, "default",
-                               resource_version=listed.metadata.resource_version,
-                               timeout_seconds=10):  # fmt: skip
+    stream, events = _stream(
+        apps.list_namespaced_deployment,
+        "default",
+        resource_version=listed.metadata.resource_version,
+        timeout_seconds=10,
+    )
+    for event in events:
         seen.append((event["type"], event["object"].spec.replicas))
         if event["type"] == "DELETED":
             stream.stop()
@@ -210,13 +232,13 @@ def test_watch_stream_receives_changes_after_the_listed_version(apps: client.App
     assert seen == [("MODIFIED", 4), ("DELETED", 4)]
 
 
-def test_watch_without_a_version_starts_with_the_current_objects(apps: client.AppsV1Api) -> None:
+def test_watch_without_a_version_starts_with_the_current_objects(apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment("a"))
     apps.create_namespaced_deployment("default", _deployment("b"))
 
-    stream = watch.Watch()
     names = []
-    for event in stream.stream(apps.list_namespaced_deployment, "default", timeout_seconds=10):
+    stream, events = _stream(apps.list_namespaced_deployment, "default", timeout_seconds=10)
+    for event in events:
         names.append((event["type"], event["object"].metadata.name))
         if len(names) == 2:
             stream.stop()
@@ -227,17 +249,16 @@ def test_watch_without_a_version_starts_with_the_current_objects(apps: client.Ap
 # --- authentication, RBAC, injected conflicts, recording -------------------------------------
 
 
-def test_wrong_bearer_token_is_unauthorized(sim: SimServer, tmp_path: Any) -> None:
+def test_wrong_bearer_token_is_unauthorized(sim: SimServer, tmp_path: Path) -> None:
     path = sim.write_kubeconfig(tmp_path / "bad")
     path.write_text(path.read_text().replace(sim.token, "stolen"))
-    with config.new_client_from_config(config_file=str(path)) as bad:
-        with pytest.raises(ApiException) as caught:
-            client.CoreV1Api(bad).list_namespace()
+    with new_api_client(path) as bad, pytest.raises(ApiException) as caught:
+        client.CoreV1Api(bad).list_namespace()
 
     assert caught.value.status == 401
 
 
-def test_denied_subresource_patch_is_forbidden(sim: SimServer, apps: client.AppsV1Api) -> None:
+def test_denied_subresource_patch_is_forbidden(sim: SimServer, apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment("fop-gate"))
     sim.deny([AccessRule(verb="patch", resource="deployments/scale", namespace="default")])
 
@@ -252,19 +273,19 @@ def test_denied_subresource_patch_is_forbidden(sim: SimServer, apps: client.Apps
     ) in _message(caught.value)
 
 
-def test_denied_list_names_the_collection(sim: SimServer, core: client.CoreV1Api) -> None:
+def test_denied_list_names_the_collection(sim: SimServer, core: Any) -> None:
     sim.deny([{"verb": "list", "resource": "pods"}])
 
     with pytest.raises(ApiException) as caught:
         core.list_namespaced_pod("default")
 
-    assert 'pods is forbidden: User "system:serviceaccount:canarybot:canarybot" cannot list ' \
+    assert (
+        'pods is forbidden: User "system:serviceaccount:canarybot:canarybot" cannot list '
         'resource "pods" in API group "" in the namespace "default"' in _message(caught.value)
+    )
 
 
-def test_injected_conflict_fails_the_next_matching_write_once(
-    sim: SimServer, apps: client.AppsV1Api
-) -> None:
+def test_injected_conflict_fails_the_next_matching_write_once(sim: SimServer, apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
     sim.inject_conflicts(1, verb="patch", resource="deployments", name="web")
 
@@ -276,9 +297,7 @@ def test_injected_conflict_fails_the_next_matching_write_once(
     assert retried.spec.replicas == 3
 
 
-def test_requests_are_recorded_with_their_rbac_attributes(
-    sim: SimServer, apps: client.AppsV1Api
-) -> None:
+def test_requests_are_recorded_with_their_rbac_attributes(sim: SimServer, apps: Any) -> None:
     apps.create_namespaced_deployment("default", _deployment())
     sim.clear_requests()
 

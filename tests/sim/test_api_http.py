@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -37,13 +38,23 @@ class Http:
         self.connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
         self.token = sim.token
 
-    def __call__(self, method: str, path: str, body: Any = None, *,
-                 content_type: str = "application/json", accept: str = "application/json",
-                 raw: bytes | None = None) -> tuple[int, Any]:  # fmt: skip
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
         """Send one request; the status and the decoded JSON (or text) answer."""
         payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        headers = {"Content-Type": content_type, "Accept": accept,
-                   "Authorization": f"Bearer {self.token}"}  # fmt: skip
+        headers = {
+            "Content-Type": content_type,
+            "Accept": accept,
+            "Authorization": f"Bearer {self.token}",
+        }
         self.connection.request(method, path, body=payload, headers=headers)
         response = self.connection.getresponse()
         data = response.read()
@@ -97,9 +108,13 @@ def test_invalid_object_answers_422_with_causes(http_api: Http) -> None:
         'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater '
         "than or equal to 0"
     )
-    assert body["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec.replicas",
-                                          "message": "Invalid value: -1: must be greater than "
-                                          "or equal to 0"}]  # fmt: skip
+    assert body["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "field": "spec.replicas",
+            "message": "Invalid value: -1: must be greater than or equal to 0",
+        }
+    ]
 
 
 def test_schema_type_error_is_invalid(http_api: Http) -> None:
@@ -114,20 +129,21 @@ def test_schema_type_error_is_invalid(http_api: Http) -> None:
     ]
 
 
-def test_unknown_fields_are_dropped_with_a_warning_without_strict_validation(sim: SimServer) -> None:
+def test_unknown_fields_are_dropped_with_a_warning_without_strict_validation(
+    sim: SimServer,
+) -> None:
     unknown = json.loads(json.dumps(DEPLOYMENT))
     unknown["spec"]["replica"] = 3
     connection = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
-    connection.request("POST", DEPLOYMENTS_URL, json.dumps(unknown),
-                       {"Content-Type": "application/json"})  # fmt: skip
+    connection.request(
+        "POST", DEPLOYMENTS_URL, json.dumps(unknown), {"Content-Type": "application/json"}
+    )
     response = connection.getresponse()
     body = json.loads(response.read())
     connection.close()
 
     assert response.status == 201
-    assert response.getheader("Warning") == '299 - "unknown field \\"spec.replica\\""' or (
-        response.getheader("Warning") == '299 - "unknown field "spec.replica""'
-    )
+    assert response.getheader("Warning") == '299 - "unknown field \\"spec.replica\\""'
     assert "replica" not in body["spec"]
 
 
@@ -146,8 +162,9 @@ def test_post_to_an_object_is_method_not_allowed(http_api: Http) -> None:
 def test_server_side_apply_is_an_unsupported_media_type(http_api: Http) -> None:
     _created(http_api)
 
-    code, body = http_api("PATCH", DEPLOYMENTS_URL + "/web", DEPLOYMENT,
-                          content_type="application/apply-patch+yaml")  # fmt: skip
+    code, body = http_api(
+        "PATCH", DEPLOYMENTS_URL + "/web", DEPLOYMENT, content_type="application/apply-patch+yaml"
+    )
 
     assert (code, body["reason"]) == (415, "UnsupportedMediaType")
 
@@ -155,20 +172,28 @@ def test_server_side_apply_is_an_unsupported_media_type(http_api: Http) -> None:
 def test_json_patch_that_fails_its_test_is_invalid(http_api: Http) -> None:
     _created(http_api)
 
-    code, _body = http_api("PATCH", DEPLOYMENTS_URL + "/web",
-                           [{"op": "test", "path": "/spec/replicas", "value": 9}],
-                           content_type="application/json-patch+json")  # fmt: skip
+    code, _body = http_api(
+        "PATCH",
+        DEPLOYMENTS_URL + "/web",
+        [{"op": "test", "path": "/spec/replicas", "value": 9}],
+        content_type="application/json-patch+json",
+    )
 
     assert code == 422
 
 
 def test_changing_a_deployment_selector_is_invalid(http_api: Http) -> None:
     _created(http_api)
-    patch = {"spec": {"selector": {"matchLabels": {"app": "other"}},
-                      "template": {"metadata": {"labels": {"app": "other"}}}}}  # fmt: skip
+    patch = {
+        "spec": {
+            "selector": {"matchLabels": {"app": "other"}},
+            "template": {"metadata": {"labels": {"app": "other"}}},
+        }
+    }
 
-    code, body = http_api("PATCH", DEPLOYMENTS_URL + "/web", patch,
-                          content_type="application/merge-patch+json")  # fmt: skip
+    code, body = http_api(
+        "PATCH", DEPLOYMENTS_URL + "/web", patch, content_type="application/merge-patch+json"
+    )
 
     assert code == 422
     assert "spec.selector: Invalid value" in body["message"]
@@ -206,8 +231,12 @@ def test_table_rows_carry_partial_object_metadata_by_default(http_api: Http) -> 
 
     assert body["kind"] == "Table"
     assert [c["name"] for c in body["columnDefinitions"] if c["priority"] == 0] == [
-        "Name", "Ready", "Up-to-date", "Available", "Age",
-    ]  # fmt: skip
+        "Name",
+        "Ready",
+        "Up-to-date",
+        "Available",
+        "Age",
+    ]
     [row] = body["rows"]
     assert row["cells"][:4] == ["web", "0/1", 0, 0]
     assert row["object"]["kind"] == "PartialObjectMetadata"
@@ -223,14 +252,34 @@ def test_table_rows_carry_the_whole_object_when_asked(http_api: Http) -> None:
 
 
 def test_pod_status_column_shows_the_waiting_reason(sim: SimServer, http_api: Http) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"containers": [{"name": "app", "image": "broken:1"}]}}  # fmt: skip
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "app", "image": "broken:1"}]},
+    }
     http_api("POST", "/api/v1/namespaces/default/pods", pod)
-    status = {"status": {"phase": "Pending", "containerStatuses": [
-        {"name": "app", "ready": False, "restartCount": 0, "image": "broken:1", "imageID": "",
-         "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}  # fmt: skip
-    http_api("PATCH", "/api/v1/namespaces/default/pods/p/status", status,
-             content_type="application/merge-patch+json")  # fmt: skip
+    status = {
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "ready": False,
+                    "restartCount": 0,
+                    "image": "broken:1",
+                    "imageID": "",
+                    "state": {"waiting": {"reason": "ImagePullBackOff"}},
+                }
+            ],
+        }
+    }
+    http_api(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/p/status",
+        status,
+        content_type="application/merge-patch+json",
+    )
 
     _, body = http_api("GET", "/api/v1/namespaces/default/pods/p", accept=TABLE)
 
@@ -251,8 +300,12 @@ def _watch(sim: SimServer, query: str) -> list[dict[str, Any]]:
 
 def test_watch_from_a_version_replays_later_changes_only(sim: SimServer, http_api: Http) -> None:
     created = _created(http_api)
-    http_api("PATCH", DEPLOYMENTS_URL + "/web", {"spec": {"replicas": 3}},
-             content_type="application/merge-patch+json")  # fmt: skip
+    http_api(
+        "PATCH",
+        DEPLOYMENTS_URL + "/web",
+        {"spec": {"replicas": 3}},
+        content_type="application/merge-patch+json",
+    )
 
     events = _watch(sim, f"resourceVersion={created['metadata']['resourceVersion']}")
 
@@ -266,8 +319,12 @@ def test_watch_sees_an_object_leave_its_label_selector_as_deleted(
 
     def relabel() -> None:
         time.sleep(0.3)
-        http_api("PATCH", DEPLOYMENTS_URL + "/web", {"metadata": {"labels": {"track": "canary"}}},
-                 content_type="application/merge-patch+json")  # fmt: skip
+        http_api(
+            "PATCH",
+            DEPLOYMENTS_URL + "/web",
+            {"metadata": {"labels": {"track": "canary"}}},
+            content_type="application/merge-patch+json",
+        )
 
     writer = threading.Thread(target=relabel)
     writer.start()
@@ -277,11 +334,14 @@ def test_watch_sees_an_object_leave_its_label_selector_as_deleted(
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]
 
 
-def test_watch_with_initial_events_ends_them_with_a_bookmark(sim: SimServer, http_api: Http) -> None:
+def test_watch_with_initial_events_ends_them_with_a_bookmark(
+    sim: SimServer, http_api: Http
+) -> None:
     _created(http_api)
 
-    events = _watch(sim, "sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
-                         "&allowWatchBookmarks=true")  # fmt: skip
+    events = _watch(
+        sim, "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+    )
 
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
@@ -294,10 +354,8 @@ def test_watch_ends_when_the_server_stops(sim: SimServer) -> None:
 
     started = time.monotonic()
     sim.stop()
-    try:
-        response.read()
-    except (http.client.IncompleteRead, ConnectionError):
-        pass  # cut off mid-stream is an ending too
+    with contextlib.suppress(http.client.IncompleteRead, ConnectionError):
+        response.read()  # cut off mid-stream is an ending too
     connection.close()
 
     assert time.monotonic() - started < 5
@@ -315,9 +373,17 @@ def test_control_api_records_denies_and_clears(sim: SimServer, http_api: Http) -
     _, recorded = http_api("GET", "/_sim/requests")
 
     assert (code, body["reason"]) == (403, "Forbidden")
-    assert recorded["requests"] == [{"verb": "create", "api_group": "apps",
-                                     "resource": "deployments", "subresource": "",
-                                     "namespace": "default", "name": "", "denied": True}]  # fmt: skip
+    assert recorded["requests"] == [
+        {
+            "verb": "create",
+            "api_group": "apps",
+            "resource": "deployments",
+            "subresource": "",
+            "namespace": "default",
+            "name": "",
+            "denied": True,
+        }
+    ]
     assert body["message"].startswith("deployments.apps is forbidden: User ")
 
 
@@ -327,8 +393,9 @@ def test_control_api_injects_conflicts(http_api: Http) -> None:
     patch = {"spec": {"replicas": 2}}
     merge = "application/merge-patch+json"
 
-    codes = [http_api("PATCH", DEPLOYMENTS_URL + "/web", patch, content_type=merge)[0]
-             for _ in range(3)]  # fmt: skip
+    codes = [
+        http_api("PATCH", DEPLOYMENTS_URL + "/web", patch, content_type=merge)[0] for _ in range(3)
+    ]
 
     assert codes == [409, 409, 200]
 
@@ -336,8 +403,11 @@ def test_control_api_injects_conflicts(http_api: Http) -> None:
 def test_control_api_loads_yaml_and_sets_pod_behaviour(sim: SimServer, http_api: Http) -> None:
     manifest = json.dumps(DEPLOYMENT).encode()
     code, _ = http_api("POST", "/_sim/load", raw=manifest, content_type="application/yaml")
-    http_api("POST", "/_sim/pods", {"default_ready_after_s": 1.5,
-                                    "rules": [{"image": "bad/*", "fate": "crash-loop"}]})  # fmt: skip
+    http_api(
+        "POST",
+        "/_sim/pods",
+        {"default_ready_after_s": 1.5, "rules": [{"image": "bad/*", "fate": "crash-loop"}]},
+    )
 
     assert code == 201
     assert sim.store.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"] == 1

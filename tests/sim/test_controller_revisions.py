@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.hashing import fnv32a, pod_template_hash, safe_encode
 from sim.defaults import defaulted
+from sim.hashing import fnv32a, pod_template_hash, safe_encode
 from sim.store import DEPLOYMENTS, REPLICASETS
 from tests.sim.fake_cluster import NS, FakeCluster, image_of
 

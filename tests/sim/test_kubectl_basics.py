@@ -191,7 +191,9 @@ def test_missing_deployment_is_not_found(kubectl: Kubectl) -> None:
     result = kubectl("get", "deploy", "nope")
 
     assert result.returncode == 1
-    assert result.stderr.strip() == 'Error from server (NotFound): deployments.apps "nope" not found'
+    assert (
+        result.stderr.strip() == 'Error from server (NotFound): deployments.apps "nope" not found'
+    )
 
 
 def test_invalid_deployment_is_rejected_with_its_causes(kubectl: Kubectl) -> None:
@@ -218,7 +220,9 @@ def test_unknown_field_is_refused_by_strict_field_validation(kubectl: Kubectl) -
 
 def test_strategic_patch_changes_one_container_image_by_name(kubectl: Kubectl) -> None:
     _created(kubectl, WEB)
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}}
+    patch = {
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}
+    }
 
     result = kubectl("patch", "deploy", "web", "--type=strategic", "-p", json.dumps(patch))
 
@@ -232,7 +236,9 @@ def test_strategic_patch_changes_one_container_image_by_name(kubectl: Kubectl) -
 
 def test_merge_patch_replaces_the_container_list(kubectl: Kubectl) -> None:
     _created(kubectl, WEB)
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}}
+    patch = {
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "reg/web:2"}]}}}
+    }
 
     result = kubectl("patch", "deploy", "web", "--type=merge", "-p", json.dumps(patch))
 
@@ -303,8 +309,13 @@ def test_rollout_status_waits_on_the_watch_until_the_rollout_is_complete(
     def complete_the_rollout() -> None:
         time.sleep(0.5)
         deployment = sim.store.get(DEPLOYMENTS, "default", "web")
-        deployment["status"] = {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
-                                "readyReplicas": 2, "availableReplicas": 2}  # fmt: skip
+        deployment["status"] = {
+            "observedGeneration": 1,
+            "replicas": 2,
+            "updatedReplicas": 2,
+            "readyReplicas": 2,
+            "availableReplicas": 2,
+        }
         sim.store.update(DEPLOYMENTS, deployment, subresource="status")
 
     writer = threading.Thread(target=complete_the_rollout)
@@ -332,7 +343,9 @@ def test_istio_virtual_service_is_created_and_read(kubectl: Kubectl) -> None:
 
 
 def test_istio_weights_outside_0_to_100_are_invalid(kubectl: Kubectl) -> None:
-    result = kubectl("create", "-f", "-", stdin=VIRTUAL_SERVICE.replace("weight: 90", "weight: 190"))
+    result = kubectl(
+        "create", "-f", "-", stdin=VIRTUAL_SERVICE.replace("weight: 90", "weight: 190")
+    )
 
     assert result.returncode == 1
     assert 'The VirtualService "web" is invalid' in result.stderr

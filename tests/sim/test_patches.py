@@ -13,15 +13,19 @@ Obj = dict[str, Any]
 POD_SPEC: Obj = {
     "spec": {
         "containers": [
-            {"name": "app", "image": "web:1", "env": [{"name": "A", "value": "1"}],
-             "ports": [{"containerPort": 80, "protocol": "TCP"}]},
+            {
+                "name": "app",
+                "image": "web:1",
+                "env": [{"name": "A", "value": "1"}],
+                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+            },
             {"name": "proxy", "image": "envoy:1"},
         ],
         "volumes": [{"name": "data", "emptyDir": {}}],
         "nodeSelector": {"disk": "ssd", "zone": "a"},
         "args": ["a", "b"],
     }
-}  # fmt: skip
+}
 
 APP, PROXY = POD_SPEC["spec"]["containers"]
 
@@ -36,13 +40,21 @@ STRATEGIC_CASES: dict[str, tuple[Obj, Obj]] = {
     ),
     "env merges by name inside the container": (
         {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "2"}]}]}},
-        {"containers": [
-            {**APP, "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}, PROXY]},
+        {
+            "containers": [
+                {**APP, "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                PROXY,
+            ]
+        },
     ),
     "container ports merge by containerPort": (
         {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 80, "name": "h"}]}]}},
-        {"containers": [
-            {**APP, "ports": [{"containerPort": 80, "protocol": "TCP", "name": "h"}]}, PROXY]},
+        {
+            "containers": [
+                {**APP, "ports": [{"containerPort": 80, "protocol": "TCP", "name": "h"}]},
+                PROXY,
+            ]
+        },
     ),
     "delete directive removes a container": (
         {"spec": {"containers": [{"name": "proxy", "$patch": "delete"}]}},
@@ -76,11 +88,12 @@ STRATEGIC_CASES: dict[str, tuple[Obj, Obj]] = {
         {"spec": {"$retainKeys": ["containers"], "containers": []}},
         {"containers": POD_SPEC["spec"]["containers"]},
     ),
-}  # fmt: skip
+}
 
 
-@pytest.mark.parametrize(("patch", "expected"), STRATEGIC_CASES.values(),
-                         ids=STRATEGIC_CASES.keys())  # fmt: skip
+@pytest.mark.parametrize(
+    ("patch", "expected"), STRATEGIC_CASES.values(), ids=STRATEGIC_CASES.keys()
+)
 def test_strategic_merge_patch(patch: Obj, expected: Obj) -> None:
     spec = strategic_merge_patch(POD_SPEC, patch, kind="Pod")["spec"]
 
@@ -90,18 +103,30 @@ def test_strategic_merge_patch(patch: Obj, expected: Obj) -> None:
 def test_strategic_merge_patch_merges_service_ports_by_port() -> None:
     service = {"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}}
 
-    patched = strategic_merge_patch(service, {"spec": {"ports": [{"port": 80, "name": "h"}]}},
-                                    kind="Service")  # fmt: skip
+    patched = strategic_merge_patch(
+        service, {"spec": {"ports": [{"port": 80, "name": "h"}]}}, kind="Service"
+    )
 
-    assert patched["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "name": "h"}, {"port": 443}]
+    assert patched["spec"]["ports"] == [
+        {"port": 80, "targetPort": 8080, "name": "h"},
+        {"port": 443},
+    ]
 
 
 def test_strategic_merge_patch_merges_conditions_by_type() -> None:
-    status = {"status": {"conditions": [{"type": "Available", "status": "False"},
-                                        {"type": "Progressing", "status": "True"}]}}  # fmt: skip
+    status = {
+        "status": {
+            "conditions": [
+                {"type": "Available", "status": "False"},
+                {"type": "Progressing", "status": "True"},
+            ]
+        }
+    }
 
     patched = strategic_merge_patch(
-        status, {"status": {"conditions": [{"type": "Available", "status": "True"}]}}, kind="Deployment"
+        status,
+        {"status": {"conditions": [{"type": "Available", "status": "True"}]}},
+        kind="Deployment",
     )
 
     assert [c["status"] for c in patched["status"]["conditions"]] == ["True", "True"]
@@ -110,8 +135,9 @@ def test_strategic_merge_patch_merges_conditions_by_type() -> None:
 def test_strategic_merge_patch_leaves_its_input_alone() -> None:
     before = repr(POD_SPEC)
 
-    strategic_merge_patch(POD_SPEC, {"spec": {"containers": [{"name": "app", "image": "w:9"}]}},
-                          kind="Pod")  # fmt: skip
+    strategic_merge_patch(
+        POD_SPEC, {"spec": {"containers": [{"name": "app", "image": "w:9"}]}}, kind="Pod"
+    )
 
     assert repr(POD_SPEC) == before
 
@@ -123,18 +149,32 @@ MERGE_CASES: dict[str, tuple[Any, Any, Any]] = {
     "lists replace whole": ({"a": [1, 2]}, {"a": [3]}, {"a": [3]}),
     "object replaces a scalar": ({"a": 1}, {"a": {"b": 1}}, {"a": {"b": 1}}),
     "RFC 7386 example": (
-        {"title": "Goodbye!", "author": {"givenName": "John", "familyName": "Doe"},
-         "tags": ["example", "sample"], "content": "This will be unchanged"},
-        {"title": "Hello!", "phoneNumber": "+01-123-456-7890", "author": {"familyName": None},
-         "tags": ["example"]},
-        {"title": "Hello!", "author": {"givenName": "John"}, "tags": ["example"],
-         "content": "This will be unchanged", "phoneNumber": "+01-123-456-7890"},
+        {
+            "title": "Goodbye!",
+            "author": {"givenName": "John", "familyName": "Doe"},
+            "tags": ["example", "sample"],
+            "content": "This will be unchanged",
+        },
+        {
+            "title": "Hello!",
+            "phoneNumber": "+01-123-456-7890",
+            "author": {"familyName": None},
+            "tags": ["example"],
+        },
+        {
+            "title": "Hello!",
+            "author": {"givenName": "John"},
+            "tags": ["example"],
+            "content": "This will be unchanged",
+            "phoneNumber": "+01-123-456-7890",
+        },
     ),
-}  # fmt: skip
+}
 
 
-@pytest.mark.parametrize(("target", "patch", "expected"), MERGE_CASES.values(),
-                         ids=MERGE_CASES.keys())  # fmt: skip
+@pytest.mark.parametrize(
+    ("target", "patch", "expected"), MERGE_CASES.values(), ids=MERGE_CASES.keys()
+)
 def test_merge_patch(target: Any, patch: Any, expected: Any) -> None:
     assert merge_patch(target, patch) == expected
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sim.behaviour import PodFate
-from sim.pods import backoff_cycle, image_reference
+from sim.pod_status import backoff_cycle, image_reference
 from tests.sim.fake_cluster import FakeCluster, is_ready
 
 Obj = dict[str, Any]
@@ -67,7 +67,8 @@ class TestReady:
         assert status["podIPs"] == [{"ip": status["podIP"]}]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["startTime"])
         details = container(pod)
-        assert details["name"] == "app" and details["image"] == "web:1"
+        assert details["name"] == "app"
+        assert details["image"] == "web:1"
         assert str(details["imageID"]).startswith("docker.io/library/web@sha256:")
         assert str(details["containerID"]).startswith("containerd://")
         assert (details["ready"], details["started"], details["restartCount"]) == (True, True, 0)
@@ -117,7 +118,8 @@ class TestCrashLoop:
         assert details["state"] == {
             "waiting": {
                 "reason": "CrashLoopBackOff",
-                "message": f"back-off 10s restarting failed container=app pod={name}_default({uid})",
+                "message": "back-off 10s restarting failed container=app "
+                f"pod={name}_default({uid})",
             }
         }
         terminated = details["lastState"]["terminated"]

@@ -41,8 +41,9 @@ LABEL_CASES = {
 def test_label_selector_selects(selector: str, selected: list[dict[str, str]]) -> None:
     requirements = parse_labels(selector)
 
-    assert [labels for labels in (STABLE, CANARY, UNTRACKED)
-            if matches_labels(requirements, labels)] == selected  # fmt: skip
+    assert [
+        labels for labels in (STABLE, CANARY, UNTRACKED) if matches_labels(requirements, labels)
+    ] == selected
 
 
 BAD_LABELS = {
@@ -59,8 +60,10 @@ def test_malformed_label_selector_is_refused(selector: str) -> None:
         parse_labels(selector)
 
 
-POD = {"metadata": {"name": "web-1", "namespace": "fop", "labels": STABLE},
-       "status": {"phase": "Running"}}  # fmt: skip
+POD = {
+    "metadata": {"name": "web-1", "namespace": "fop", "labels": STABLE},
+    "status": {"phase": "Running"},
+}
 
 FIELD_CASES = {
     "name": ("metadata.name=web-1", "pods", True),
@@ -72,32 +75,40 @@ FIELD_CASES = {
 }
 
 
-@pytest.mark.parametrize(("selector", "plural", "selected"), FIELD_CASES.values(),
-                         ids=FIELD_CASES.keys())  # fmt: skip
+@pytest.mark.parametrize(
+    ("selector", "plural", "selected"), FIELD_CASES.values(), ids=FIELD_CASES.keys()
+)
 def test_field_selector_selects(selector: str, plural: str, selected: bool) -> None:
     assert object_filter("", selector, plural)(POD) is selected
 
 
 def test_unsupported_field_is_refused() -> None:
-    with pytest.raises(SelectorError, match="field label not supported: spec.replicas"):
+    with pytest.raises(SelectorError, match=r"field label not supported: spec\.replicas"):
         object_filter("", "spec.replicas=1", "deployments")
 
 
 LABEL_SELECTOR_OBJECTS: dict[str, tuple[dict[str, Any], str, bool]] = {
     "match labels": ({"matchLabels": {"app": "web"}}, "app=web", True),
     "match expressions": (
-        {"matchExpressions": [{"key": "track", "operator": "In", "values": ["stable"]},
-                              {"key": "gone", "operator": "DoesNotExist"}]},
+        {
+            "matchExpressions": [
+                {"key": "track", "operator": "In", "values": ["stable"]},
+                {"key": "gone", "operator": "DoesNotExist"},
+            ]
+        },
         "track in (stable),!gone",
         True,
     ),
     "not matching": ({"matchLabels": {"app": "api"}}, "app=api", False),
     "empty": ({}, "<none>", True),
-}  # fmt: skip
+}
 
 
-@pytest.mark.parametrize(("selector", "text", "selects_stable"), LABEL_SELECTOR_OBJECTS.values(),
-                         ids=LABEL_SELECTOR_OBJECTS.keys())  # fmt: skip
+@pytest.mark.parametrize(
+    ("selector", "text", "selects_stable"),
+    LABEL_SELECTOR_OBJECTS.values(),
+    ids=LABEL_SELECTOR_OBJECTS.keys(),
+)
 def test_label_selector_objects_format_and_match(
     selector: dict[str, Any], text: str, selects_stable: bool
 ) -> None:
