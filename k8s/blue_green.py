@@ -8,24 +8,27 @@ undo is switching the selector back.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from k8s.cluster import Cluster, Obj
 from k8s.errors import InvalidError, NotFoundError
 from k8s.resources import DEPLOYMENTS, SERVICES
-from k8s.rollouts import failure_of, rollout_complete, set_paused, workload_of
-from k8s.strategy import IMAGE, POLL_S, STEP, annotations_of, expect_image, wait_deployment
+from k8s.rollouts import (
+    health_of,
+    pause_deployment,
+    rollout_complete,
+    workload_of,
+)
+from k8s.strategy import annotations_of, expect_image
 from k8s.types import Health, ReleaseStatus, Revision
 from k8s.versions import (
+    PREVIOUS_VERSION,
+    bring_up,
     deployment_with_labels,
-    version_from_image,
-    versioned_copy,
     versions_history,
 )
 
-PREVIOUS_VERSION = "canarybot.io/previous-version"
 RETIRE_AFTER = "canarybot.io/retire-after"  # when the old version may be deleted
 
 
@@ -46,30 +49,16 @@ class BlueGreenStrategy:
     def start(self, image: str) -> None:
         """Bring the new version up beside the live one, and open its preview."""
         live_version, live = self._live()
-        version = version_from_image(image)
-        if version == live_version:
-            raise InvalidError(f"{self.service} already serves version {version}")
-        name = f"{self.deployment}-{version}"
-        body = versioned_copy(
-            live,
-            name=name,
-            version=version,
-            version_label=self.version_label,
-            image=image,
-            container=self.container,
-            notes={IMAGE: image, PREVIOUS_VERSION: live_version, STEP: "0"},
-        )
-        if self.cluster.find(DEPLOYMENTS, self.namespace, name) is not None:
-            self.cluster.delete(DEPLOYMENTS, self.namespace, name)  # a leftover of a past try
-            wait_gone(self.cluster, self.namespace, name, timeout_s=self.timeout_s)
-        self.cluster.create(DEPLOYMENTS, self.namespace, body)
-        wait_deployment(
+        version = bring_up(
             self.cluster,
             self.namespace,
-            name,
-            until=rollout_complete,
+            live=live,
+            live_version=live_version,
+            base=self.deployment,
+            image=image,
+            version_label=self.version_label,
+            container=self.container,
             timeout_s=self.timeout_s,
-            what=f"{name} on {image}",
         )
         if self.preview_service:
             self._preview(version)
@@ -95,26 +84,20 @@ class BlueGreenStrategy:
             f"{canary.name} {canary.ready}/{canary.replicas} ready on {canary.image}; "
             f"{self.service} serves {live_version}"
         )
-        if reason := failure_of(self.cluster, self.namespace, new):
-            return ReleaseStatus(Health.FAILED, f"{line}; {reason}", stable, canary, share)
-        if canary.paused:
-            return ReleaseStatus(Health.PAUSED, f"{line}; paused", stable, canary, share)
-        health = Health.READY if rollout_complete(new) else Health.PROGRESSING
-        return ReleaseStatus(health, line, stable, canary, share)
+        health, message = health_of(
+            self.cluster, self.namespace, new, line=line, in_place=rollout_complete(new)
+        )
+        return ReleaseStatus(health, message, stable, canary, share)
 
     def pause(self) -> None:
         """Hold the new version's rollout."""
         if (new := self._new()) is not None:
-            self.cluster.modify(
-                DEPLOYMENTS, self.namespace, new["metadata"]["name"], lambda d: set_paused(d, True)
-            )
+            pause_deployment(self.cluster, self.namespace, new["metadata"]["name"], paused=True)
 
     def resume(self) -> None:
         """Let the new version's rollout go on."""
         if (new := self._new()) is not None:
-            self.cluster.modify(
-                DEPLOYMENTS, self.namespace, new["metadata"]["name"], lambda d: set_paused(d, False)
-            )
+            pause_deployment(self.cluster, self.namespace, new["metadata"]["name"], paused=False)
 
     def promote(self) -> None:
         """Switch the Service to the new version; the old one stays for the grace period."""
@@ -223,15 +206,6 @@ class BlueGreenStrategy:
     def _close_preview(self) -> None:
         if self.preview_service:
             self.cluster.delete(SERVICES, self.namespace, self.preview_service)
-
-
-def wait_gone(cluster: Cluster, namespace: str, name: str, *, timeout_s: float) -> None:
-    """Wait until a deleted Deployment is gone (the API may keep it while it finalizes)."""
-    deadline = time.monotonic() + timeout_s
-    while cluster.find(DEPLOYMENTS, namespace, name) is not None:
-        if time.monotonic() >= deadline:
-            raise InvalidError(f"deployment {name} is still being deleted")
-        time.sleep(POLL_S)
 
 
 def _note(obj: Obj, key: str, value: str) -> bool:

@@ -16,8 +16,9 @@ from k8s.errors import DriftError
 from k8s.history import history_of, rollback
 from k8s.resources import DEPLOYMENTS
 from k8s.rollouts import (
-    failure_of,
+    health_of,
     image_of,
+    pause_deployment,
     rollout_complete,
     set_image,
     set_paused,
@@ -132,23 +133,21 @@ class CanaryDeploymentStrategy:
             f"canary {canary.ready}/{canary.replicas} ready on {canary.image}, stable "
             f"{stable.ready}/{stable.replicas} on {stable.image}: {share:.0%} of pods"
         )
-        if reason := failure_of(self.cluster, self.namespace, canary_obj):
-            return ReleaseStatus(Health.FAILED, f"{line}; {reason}", stable, canary, share)
-        if canary.paused:
-            return ReleaseStatus(Health.PAUSED, f"{line}; paused", stable, canary, share)
-        healthy = rollout_complete(canary_obj) and canary.ready == canary.replicas
-        health = Health.READY if healthy else Health.PROGRESSING
-        return ReleaseStatus(health, line, stable, canary, share)
+        in_place = rollout_complete(canary_obj) and canary.ready == canary.replicas
+        health, message = health_of(
+            self.cluster, self.namespace, canary_obj, line=line, in_place=in_place
+        )
+        return ReleaseStatus(health, message, stable, canary, share)
 
     def pause(self) -> None:
         """Hold the canary (and the stable, if a promotion is rolling)."""
         for name in (self.canary_name, self.deployment):
-            self.cluster.modify(DEPLOYMENTS, self.namespace, name, lambda d: set_paused(d, True))
+            pause_deployment(self.cluster, self.namespace, name, paused=True)
 
     def resume(self) -> None:
         """Let both Deployments roll again."""
         for name in (self.canary_name, self.deployment):
-            self.cluster.modify(DEPLOYMENTS, self.namespace, name, lambda d: set_paused(d, False))
+            pause_deployment(self.cluster, self.namespace, name, paused=False)
 
     def promote(self) -> None:
         """Roll the canary's image onto the stable Deployment, wait, then retire the canary."""
@@ -188,9 +187,7 @@ class CanaryDeploymentStrategy:
         if to_revision is not None or promoted:
             rollback(self.cluster, self.namespace, self.deployment, to_revision)
         elif stable["spec"].get("paused"):
-            self.cluster.modify(
-                DEPLOYMENTS, self.namespace, self.deployment, lambda d: set_paused(d, False)
-            )
+            pause_deployment(self.cluster, self.namespace, self.deployment, paused=False)
         wait_deployment(
             self.cluster,
             self.namespace,

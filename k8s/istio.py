@@ -16,17 +16,21 @@ from typing import Any
 from k8s.cluster import Cluster, Obj
 from k8s.errors import InvalidError, NotFoundError
 from k8s.resources import DEPLOYMENTS, DESTINATION_RULES, SERVICES, VIRTUAL_SERVICES
-from k8s.rollouts import failure_of, rollout_complete, set_paused, workload_of
-from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment
+from k8s.rollouts import (
+    health_of,
+    pause_deployment,
+    rollout_complete,
+    workload_of,
+)
+from k8s.strategy import STEP, annotations_of, expect_image
 from k8s.types import Health, ReleaseStatus, Revision
 from k8s.versions import (
+    PREVIOUS_VERSION,
+    bring_up,
     deployment_with_labels,
-    version_from_image,
-    versioned_copy,
     versions_history,
 )
 
-PREVIOUS_VERSION = "canarybot.io/previous-version"
 AB_ROUTE = "canarybot-ab"  # the route the bot adds for A/B matching; nothing else uses the name
 
 
@@ -119,28 +123,16 @@ class IstioStrategy:
     def start(self, image: str) -> None:
         """Bring the new version up, give it a subset, then the first step's traffic."""
         live_version, live = self._live()
-        version = version_from_image(image)
-        if version == live_version:
-            raise InvalidError(f"{self.host} already serves version {version}")
-        name = f"{self.deployment}-{version}"
-        body = versioned_copy(
-            live,
-            name=name,
-            version=version,
-            version_label=self.version_label,
-            image=image,
-            container=self.container,
-            notes={IMAGE: image, PREVIOUS_VERSION: live_version, STEP: "0"},
-        )
-        if self.cluster.find(DEPLOYMENTS, self.namespace, name) is None:
-            self.cluster.create(DEPLOYMENTS, self.namespace, body)
-        wait_deployment(
+        version = bring_up(
             self.cluster,
             self.namespace,
-            name,
-            until=rollout_complete,
+            live=live,
+            live_version=live_version,
+            base=self.deployment,
+            image=image,
+            version_label=self.version_label,
+            container=self.container,
             timeout_s=self.timeout_s,
-            what=f"{name} on {image}",
         )
         self.cluster.modify(
             DESTINATION_RULES,
@@ -176,30 +168,20 @@ class IstioStrategy:
             f"{canary.name} {canary.ready}/{canary.replicas} ready on {canary.image}; "
             f"{share:.0%}{ab} routed to it"
         )
-        if reason := failure_of(self.cluster, self.namespace, new):
-            return ReleaseStatus(
-                Health.FAILED, f"{line}; {reason}", canary=canary, canary_share=share
-            )
-        if canary.paused:
-            return ReleaseStatus(
-                Health.PAUSED, f"{line}; paused", canary=canary, canary_share=share
-            )
-        health = Health.READY if rollout_complete(new) else Health.PROGRESSING
-        return ReleaseStatus(health, line, canary=canary, canary_share=share)
+        health, message = health_of(
+            self.cluster, self.namespace, new, line=line, in_place=rollout_complete(new)
+        )
+        return ReleaseStatus(health, message, canary=canary, canary_share=share)
 
     def pause(self) -> None:
         """Hold the new version's rollout (traffic stays as it is)."""
         if (new := self._new()) is not None:
-            self.cluster.modify(
-                DEPLOYMENTS, self.namespace, new["metadata"]["name"], lambda d: set_paused(d, True)
-            )
+            pause_deployment(self.cluster, self.namespace, new["metadata"]["name"], paused=True)
 
     def resume(self) -> None:
         """Let the new version's rollout go on."""
         if (new := self._new()) is not None:
-            self.cluster.modify(
-                DEPLOYMENTS, self.namespace, new["metadata"]["name"], lambda d: set_paused(d, False)
-            )
+            pause_deployment(self.cluster, self.namespace, new["metadata"]["name"], paused=False)
 
     def promote(self) -> None:
         """All traffic to the new subset, then retire the old subset and its pods."""

@@ -21,6 +21,7 @@ from k8s.rollouts import (
     image_of,
     newest_replica_set,
     owned_replica_sets,
+    pause_deployment,
     rollout_complete,
     set_image,
     set_paused,
@@ -93,9 +94,7 @@ class PausedRolloutStrategy:
 
     def pause(self) -> None:
         """Hold the rollout (`kubectl rollout pause`)."""
-        self.cluster.modify(
-            DEPLOYMENTS, self.namespace, self.deployment, lambda d: set_paused(d, True)
-        )
+        pause_deployment(self.cluster, self.namespace, self.deployment, paused=True)
 
     def resume(self) -> None:
         """Go back to holding at the current step, finishing it first if it was cut short."""

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from k8s.cluster import Cluster, Obj
 from k8s.history import history_of, rollback
 from k8s.resources import DEPLOYMENTS
-from k8s.rollouts import failure_of, rollout_complete, set_image, set_paused, workload_of
+from k8s.rollouts import (
+    health_of,
+    pause_deployment,
+    rollout_complete,
+    set_image,
+    workload_of,
+)
 from k8s.strategy import IMAGE, annotations_of, expect_image, wait_deployment
-from k8s.types import Health, ReleaseStatus, Revision
+from k8s.types import ReleaseStatus, Revision
 
 
 @dataclass(frozen=True)
@@ -62,26 +68,22 @@ class RollingStrategy:
             f"{whole.updated}/{whole.replicas} pods updated to {whole.image}, "
             f"{whole.available} available"
         )
-        if reason := failure_of(self.cluster, self.namespace, deployment):
-            return ReleaseStatus(
-                Health.FAILED, f"{line}; {reason}", canary=whole, canary_share=share
-            )
-        if whole.paused:
-            return ReleaseStatus(Health.PAUSED, f"{line}; paused", canary=whole, canary_share=share)
-        health = Health.READY if rollout_complete(deployment) else Health.PROGRESSING
-        return ReleaseStatus(health, line, canary=whole, canary_share=share)
+        health, message = health_of(
+            self.cluster,
+            self.namespace,
+            deployment,
+            line=line,
+            in_place=rollout_complete(deployment),
+        )
+        return ReleaseStatus(health, message, canary=whole, canary_share=share)
 
     def pause(self) -> None:
         """`kubectl rollout pause`."""
-        self.cluster.modify(
-            DEPLOYMENTS, self.namespace, self.deployment, lambda d: set_paused(d, True)
-        )
+        pause_deployment(self.cluster, self.namespace, self.deployment, paused=True)
 
     def resume(self) -> None:
         """`kubectl rollout resume`."""
-        self.cluster.modify(
-            DEPLOYMENTS, self.namespace, self.deployment, lambda d: set_paused(d, False)
-        )
+        pause_deployment(self.cluster, self.namespace, self.deployment, paused=False)
 
     def promote(self) -> None:
         """Nothing to switch: make sure the rollout finished on the release's image."""

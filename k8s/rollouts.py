@@ -12,16 +12,23 @@ from typing import Any
 
 from k8s.cluster import Cluster, Obj
 from k8s.errors import RolloutFailedError, RolloutTimeoutError
-from k8s.resources import PODS, REPLICASETS
+from k8s.resources import DEPLOYMENTS, PODS, REPLICASETS
 from k8s.types import Health, ReleaseStatus, Workload
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
 # Waiting reasons of a container that will not become Ready by waiting longer.
 FATAL_WAITING = frozenset(
-    {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-     "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
-)  # fmt: skip
+    {
+        "CrashLoopBackOff",
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
 
 
 def containers(deployment: Obj) -> list[dict[str, Any]]:
@@ -153,6 +160,22 @@ def failure_of(cluster: Cluster, namespace: str, deployment: Obj) -> str | None:
         if reason := pod_failure(pods):
             return reason
     return deadline_exceeded(deployment)
+
+
+def health_of(
+    cluster: Cluster, namespace: str, deployment: Obj, *, line: str, in_place: bool
+) -> tuple[Health, str]:
+    """The release's health from its new Deployment: failed, paused, in place or on its way."""
+    if reason := failure_of(cluster, namespace, deployment):
+        return Health.FAILED, f"{line}; {reason}"
+    if deployment["spec"].get("paused"):
+        return Health.PAUSED, f"{line}; paused"
+    return (Health.READY if in_place else Health.PROGRESSING), line
+
+
+def pause_deployment(cluster: Cluster, namespace: str, name: str, *, paused: bool) -> None:
+    """`kubectl rollout pause` (or `resume`), written only when it changes something."""
+    cluster.modify(DEPLOYMENTS, namespace, name, lambda d: set_paused(d, paused))
 
 
 def wait_for(

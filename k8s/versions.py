@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 
 from k8s.cluster import Cluster, Obj
+from k8s.errors import InvalidError
 from k8s.resources import DEPLOYMENTS
-from k8s.rollouts import image_of, set_image
+from k8s.rollouts import image_of, rollout_complete, set_image
+from k8s.strategy import IMAGE, POLL_S, STEP, wait_deployment
 from k8s.types import Revision
+
+PREVIOUS_VERSION = "canarybot.io/previous-version"  # on a new version: the one it replaces
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
@@ -99,3 +104,57 @@ def versions_history(
             )
         )
     return history
+
+
+def bring_up(
+    cluster: Cluster,
+    namespace: str,
+    *,
+    live: Obj,
+    live_version: str,
+    base: str,
+    image: str,
+    version_label: str,
+    container: str | None,
+    timeout_s: float,
+) -> str:
+    """Run `image` as a new version beside the live one and wait until it is ready.
+
+    Returns the new version. A leftover Deployment of the same version (an earlier, failed
+    try) is replaced, so the new one starts from the live spec.
+    """
+    version = version_from_image(image)
+    if version == live_version:
+        raise InvalidError(f"version {version} is already live")
+    name = f"{base}-{version}"
+    body = versioned_copy(
+        live,
+        name=name,
+        version=version,
+        version_label=version_label,
+        image=image,
+        container=container,
+        notes={IMAGE: image, PREVIOUS_VERSION: live_version, STEP: "0"},
+    )
+    if cluster.find(DEPLOYMENTS, namespace, name) is not None:
+        cluster.delete(DEPLOYMENTS, namespace, name)
+        wait_gone(cluster, namespace, name, timeout_s=timeout_s)
+    cluster.create(DEPLOYMENTS, namespace, body)
+    wait_deployment(
+        cluster,
+        namespace,
+        name,
+        until=rollout_complete,
+        timeout_s=timeout_s,
+        what=f"{name} on {image}",
+    )
+    return version
+
+
+def wait_gone(cluster: Cluster, namespace: str, name: str, *, timeout_s: float) -> None:
+    """Wait until a deleted Deployment is gone (the API may keep it while it finalizes)."""
+    deadline = time.monotonic() + timeout_s
+    while cluster.find(DEPLOYMENTS, namespace, name) is not None:
+        if time.monotonic() >= deadline:
+            raise InvalidError(f"deployment {name} is still being deleted")
+        time.sleep(POLL_S)

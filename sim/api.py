@@ -15,9 +15,16 @@ from typing import Any
 
 import yaml
 
-from sim import discovery, openapi
+from sim import discovery, openapi, protobuf
 from sim.access import AccessControl, rbac_verb
-from sim.errors import ApiError, bad_request, method_not_allowed, path_not_found, unauthorized
+from sim.errors import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    path_not_found,
+    unauthorized,
+    unsupported_media_type,
+)
 from sim.rest import Reply, ResourceApi, selector_of
 from sim.routes import Route, parse
 from sim.store import ObjectStore
@@ -41,9 +48,17 @@ class Request:
     body: bytes = b""
 
     def json_body(self) -> Any:
-        """The body as JSON (or YAML, which some clients send); 400 if it is neither."""
+        """The body as JSON (or YAML, which some clients send); 415 for protobuf or CBOR."""
         if not self.body:
             return None
+        content_type = self.headers.get("content-type", "")
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(self.body)
+            except protobuf.ProtobufError as err:
+                raise unsupported_media_type(content_type, str(err)) from err
+        if "cbor" in content_type:
+            raise unsupported_media_type(content_type)
         try:
             if "yaml" in self.headers.get("content-type", ""):
                 return yaml.safe_load(self.body)

@@ -97,11 +97,8 @@ class DeploymentPlan:
         """Set spec.replicas and the replica annotations, as scaleReplicaSet; True if resized."""
         resized = spec_replicas(rs) != replicas
         rs["spec"]["replicas"] = replicas
-        set_replicas_annotations(
-            rs,
-            spec_replicas(self.deployment),
-            spec_replicas(self.deployment) + max_surge(self.deployment),
-        )
+        desired = spec_replicas(self.deployment)
+        set_replicas_annotations(rs, desired=desired, maximum=desired + max_surge(self.deployment))
         return resized
 
     def scale_if_resized(self, rs: Obj, replicas: int) -> bool:
@@ -127,7 +124,7 @@ class DeploymentPlan:
         return bool(self.deployment.get("status", {}) != self.original.get("status", {}))
 
 
-def set_replicas_annotations(rs: Obj, desired: int, maximum: int) -> bool:
+def set_replicas_annotations(rs: Obj, *, desired: int, maximum: int) -> bool:
     """Record desired and max replicas on a ReplicaSet; True if either changed."""
     annotations = rs["metadata"].setdefault("annotations", {})
     wanted = {DESIRED_REPLICAS: str(desired), MAX_REPLICAS: str(maximum)}

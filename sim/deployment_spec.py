@@ -134,7 +134,7 @@ def creation_order(obj: Obj) -> tuple[str, str]:
     return (str(meta.get("creationTimestamp") or "~"), str(meta.get("name", "")))
 
 
-def new_rs_new_replicas(deployment: Obj, all_rss: list[Obj], new_rs: Obj) -> int:
+def new_rs_new_replicas(deployment: Obj, all_rss: list[Obj], *, new_rs: Obj) -> int:
     """How far the new ReplicaSet may grow now (NewRSNewReplicas).
 
     A rolling update stays within spec.replicas + maxSurge counted over every ReplicaSet's

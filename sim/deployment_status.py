@@ -37,7 +37,7 @@ MIN_AVAILABLE_REASON = "MinimumReplicasAvailable"
 MIN_UNAVAILABLE_REASON = "MinimumReplicasUnavailable"
 
 
-def new_condition(type_: str, status: str, reason: str, message: str, now: float) -> Obj:
+def new_condition(type_: str, status: str, reason: str, message: str, *, now: float) -> Obj:
     """A condition whose update and transition times are `now`."""
     stamp = rfc3339(now)
     return {
@@ -96,12 +96,12 @@ def check_paused_conditions(plan: DeploymentPlan, now: float) -> None:
     if is_paused(plan.deployment) and not paused_recorded:
         set_condition(
             plan.status,
-            new_condition(PROGRESSING, "Unknown", PAUSED_REASON, "Deployment is paused", now),
+            new_condition(PROGRESSING, "Unknown", PAUSED_REASON, "Deployment is paused", now=now),
         )
     elif not is_paused(plan.deployment) and paused_recorded:
         set_condition(
             plan.status,
-            new_condition(PROGRESSING, "Unknown", RESUMED_REASON, "Deployment is resumed", now),
+            new_condition(PROGRESSING, "Unknown", RESUMED_REASON, "Deployment is resumed", now=now),
         )
 
 
@@ -126,7 +126,11 @@ def calculate_status(plan: DeploymentPlan, now: float) -> Obj:
         set_condition(
             status,
             new_condition(
-                AVAILABLE, "True", MIN_AVAILABLE_REASON, "Deployment has minimum availability.", now
+                AVAILABLE,
+                "True",
+                MIN_AVAILABLE_REASON,
+                "Deployment has minimum availability.",
+                now=now,
             ),
         )
     else:
@@ -137,7 +141,7 @@ def calculate_status(plan: DeploymentPlan, now: float) -> Obj:
                 "False",
                 MIN_UNAVAILABLE_REASON,
                 "Deployment does not have minimum availability.",
-                now,
+                now=now,
             ),
         )
     return _without_zero_counts(status)
@@ -176,7 +180,7 @@ def deployment_progressing(old: Obj, new: Obj) -> bool:
     )
 
 
-def deployment_timed_out(deployment: Obj, status: Obj, now: float) -> bool:
+def deployment_timed_out(deployment: Obj, status: Obj, *, now: float) -> bool:
     """Whether progressDeadlineSeconds have passed since the Progressing condition's last
     update (a completed rollout never times out)."""
     deadline = progress_deadline(deployment)
@@ -194,7 +198,7 @@ def deployment_timed_out(deployment: Obj, status: Obj, now: float) -> bool:
 def sync_rollout_status(plan: DeploymentPlan, now: float) -> None:
     """The status after a rollout step, with Progressing updated (syncRolloutStatus)."""
     deployment, new = plan.deployment, plan.new_rs()
-    status = calculate_status(plan, now)
+    status = calculate_status(plan, now=now)
     has_deadline = progress_deadline(deployment) is not None
     if not has_deadline:
         remove_condition(status, PROGRESSING)
@@ -205,7 +209,7 @@ def sync_rollout_status(plan: DeploymentPlan, now: float) -> None:
         and current.get("reason") == NEW_RS_AVAILABLE_REASON
     )
     if has_deadline and not complete:
-        _update_progressing(deployment, status, current, new, now)
+        _update_progressing(deployment, status, current, new, now=now)
     remove_condition(status, REPLICA_FAILURE)
     plan.deployment["status"] = status
 
@@ -226,27 +230,31 @@ def _update_progressing(
                 "True",
                 NEW_RS_AVAILABLE_REASON,
                 f"{subject} has successfully progressed.",
-                now,
+                now=now,
             ),
         )
     elif deployment_progressing(deployment.get("status", {}), status):
         condition = new_condition(
-            PROGRESSING, "True", RS_UPDATED_REASON, f"{subject} is progressing.", now
+            PROGRESSING, "True", RS_UPDATED_REASON, f"{subject} is progressing.", now=now
         )
         if current is not None:
             if current["status"] == "True":
                 condition["lastTransitionTime"] = current.get("lastTransitionTime")
             remove_condition(status, PROGRESSING)
         set_condition(status, condition)
-    elif deployment_timed_out(deployment, status, now):
+    elif deployment_timed_out(deployment, status, now=now):
         set_condition(
             status,
             new_condition(
-                PROGRESSING, "False", TIMED_OUT_REASON, f"{subject} has timed out progressing.", now
+                PROGRESSING,
+                "False",
+                TIMED_OUT_REASON,
+                f"{subject} has timed out progressing.",
+                now=now,
             ),
         )
 
 
 def sync_status(plan: DeploymentPlan, now: float) -> None:
     """The status when only scaling (paused or a scaling event): no progress estimate."""
-    plan.deployment["status"] = calculate_status(plan, now)
+    plan.deployment["status"] = calculate_status(plan, now=now)

@@ -78,6 +78,12 @@ def not_found(rt: ResourceType, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{qualified(rt)} "{name}" not found', _details(rt, name))
 
 
+def already_exists(rt: ResourceType, name: str) -> ApiError:
+    """409: ``deployments.apps "x" already exists``."""
+    message = f'{qualified(rt)} "{name}" already exists'
+    return ApiError(409, "AlreadyExists", message, _details(rt, name))
+
+
 def conflict(rt: ResourceType, name: str) -> ApiError:
     """409: the write carried (or is treated as carrying) a stale resourceVersion."""
     message = (
@@ -128,15 +134,14 @@ def method_not_allowed() -> ApiError:
     )
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    """415 for a PATCH body type the simulator does not speak (server-side apply)."""
-    return ApiError(
-        415,
-        "UnsupportedMediaType",
+def unsupported_media_type(content_type: str, why: str = "") -> ApiError:
+    """415 for a body type the simulator does not read (server-side apply, most protobuf)."""
+    message = (
         f"the body of the request was in an unknown format ({content_type}) - accepted media "
-        "types include: application/json-patch+json, application/merge-patch+json, "
-        "application/strategic-merge-patch+json",
+        "types include: application/json, application/yaml, application/json-patch+json, "
+        "application/merge-patch+json, application/strategic-merge-patch+json"
     )
+    return ApiError(415, "UnsupportedMediaType", f"{message} ({why})" if why else message)
 
 
 def unauthorized() -> ApiError:

@@ -72,7 +72,7 @@ def image_id(image: str) -> str:
     return f"{ref}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 
-def container_id(pod_uid: str, name: str, attempt: int) -> str:
+def container_id(pod_uid: str, name: str, *, attempt: int) -> str:
     """A stable fake containerd id for one run of a container."""
     digest = hashlib.sha256(f"{pod_uid}/{name}/{attempt}".encode()).hexdigest()
     return f"containerd://{digest}"
@@ -88,7 +88,7 @@ def pull_error(image: str) -> str:
 
 
 def container_status(
-    pod: Obj, container: Obj, fate: PodFate, ready_after_s: float, clock: PodClock
+    pod: Obj, container: Obj, *, fate: PodFate, ready_after_s: float, clock: PodClock
 ) -> Obj:
     """The status of one container at the pod's age. Purely computational."""
     name, image = container["name"], container.get("image", "")
@@ -124,7 +124,7 @@ def container_status(
             "reason": "Error",
             "startedAt": crashed,
             "finishedAt": crashed,
-            "containerID": container_id(uid, name, restarts),
+            "containerID": container_id(uid, name, attempt=restarts),
         }
         return {
             **status,
@@ -138,12 +138,14 @@ def container_status(
         **status,
         "ready": ready,
         "started": True,
-        "containerID": container_id(uid, name, 0),
+        "containerID": container_id(uid, name, attempt=0),
         "state": {"running": {"startedAt": started}},
     }
 
 
-def pod_status(pod: Obj, fates: list[tuple[PodFate, float]], clock: PodClock, pod_ip: str) -> Obj:
+def pod_status(
+    pod: Obj, *, fates: list[tuple[PodFate, float]], clock: PodClock, pod_ip: str
+) -> Obj:
     """The status the kubelet reports for `pod`, one (fate, delay) per container.
 
     Condition transition times are kept from the current status unless the condition flips.
@@ -151,7 +153,7 @@ def pod_status(pod: Obj, fates: list[tuple[PodFate, float]], clock: PodClock, po
     """
     containers = pod.get("spec", {}).get("containers") or []
     statuses = [
-        container_status(pod, c, fate, delay, clock)
+        container_status(pod, c, fate=fate, ready_after_s=delay, clock=clock)
         for c, (fate, delay) in zip(containers, fates, strict=True)
     ]
     unready = [s["name"] for s in statuses if not s["ready"]]

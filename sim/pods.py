@@ -34,7 +34,7 @@ class PodEvent:
     source: Source = KUBELET
 
 
-def pod_events(pod: Obj, new_status: Obj, fates: list[tuple[PodFate, float]]) -> list[PodEvent]:
+def pod_events(pod: Obj, new_status: Obj, *, fates: list[tuple[PodFate, float]]) -> list[PodEvent]:
     """What happened between the pod's current status and `new_status`, as events."""
     meta = pod["metadata"]
     old = pod.get("status", {})
@@ -146,13 +146,13 @@ class PodLifecycle:
         )
         containers = pod.get("spec", {}).get("containers") or []
         fates = [self._behaviour.fate_of(c.get("image", "")) for c in containers]
-        status = pod_status(pod, fates, clock, self._ip_of(pod))
+        status = pod_status(pod, fates=fates, clock=clock, pod_ip=self._ip_of(pod))
         if status == pod.get("status"):
             return
         if not pod.get("spec", {}).get("nodeName"):
             pod = self._store.update(PODS, {**pod, "spec": {**pod["spec"], "nodeName": NODE_NAME}})
         written = self._store.update(PODS, {**pod, "status": status}, subresource="status")
-        for event in pod_events(pod, status, fates):
+        for event in pod_events(pod, status, fates=fates):
             self._events.record(
                 written,
                 event.type,

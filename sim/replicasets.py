@@ -48,7 +48,7 @@ def is_ready(pod: Obj) -> bool:
     return ready is not None and ready.get("status") == "True"
 
 
-def is_available(pod: Obj, min_ready_s: int, now: float) -> bool:
+def is_available(pod: Obj, *, min_ready_s: int, now: float) -> bool:
     """Ready for at least `min_ready_s` seconds (IsPodAvailable), `now` in epoch seconds."""
     if not is_ready(pod):
         return False
@@ -106,7 +106,9 @@ def plan_replica_set(rs: Obj, pods: list[Obj], *, now: float) -> ReplicaSetPlan:
             for p in remaining
         ),
         "readyReplicas": sum(is_ready(p) for p in remaining),
-        "availableReplicas": sum(is_available(p, min_ready, now) for p in remaining),
+        "availableReplicas": sum(
+            is_available(p, min_ready_s=min_ready, now=now) for p in remaining
+        ),
         "observedGeneration": rs["metadata"].get("generation", 0),
     }
     # replicas is always served; the other counts are omitted when zero (omitempty).

@@ -16,6 +16,7 @@ from sim import patches
 from sim.admission import Admission, checked_body
 from sim.errors import (
     ApiError,
+    already_exists,
     bad_request,
     conflict,
     from_store,
@@ -119,6 +120,7 @@ class ResourceApi:
             self._require_namespace(str(route.namespace))
         obj, warnings = self.admission.for_create(rt, obj, strict=_strict(query))
         if _dry_run(query):
+            self._require_absent(rt, obj)
             return Reply(201, obj, warnings)
         try:
             return Reply(201, self.store.create(rt, obj), warnings)
@@ -236,6 +238,13 @@ class ResourceApi:
             return self.store.get(route.rt, route.namespace, route.name)
         except StoreError as err:
             raise from_store(err) from err
+
+    def _require_absent(self, rt: ResourceType, obj: Obj) -> None:
+        meta = obj["metadata"]
+        if self.store.select(
+            rt, meta.get("namespace"), lambda o: o["metadata"]["name"] == meta["name"]
+        ):
+            raise already_exists(rt, meta["name"])
 
     def _require_namespace(self, namespace: str) -> None:
         try:

@@ -105,7 +105,7 @@ def copy_annotations(deployment: Obj, rs: Obj) -> bool:
     return changed
 
 
-def set_new_rs_annotations(deployment: Obj, rs: Obj, new_revision: int, *, exists: bool) -> bool:
+def set_new_rs_annotations(deployment: Obj, rs: Obj, *, new_revision: int, exists: bool) -> bool:
     """Annotate the new ReplicaSet (SetNewReplicaSetAnnotations); True if anything changed."""
     changed = copy_annotations(deployment, rs)
     annotations = rs["metadata"]["annotations"]
@@ -120,7 +120,9 @@ def set_new_rs_annotations(deployment: Obj, rs: Obj, new_revision: int, *, exist
             _remember_revision(annotations, old_text)
     if not exists:
         desired = spec_replicas(deployment)
-        changed |= set_replicas_annotations(rs, desired, desired + max_surge(deployment))
+        changed |= set_replicas_annotations(
+            rs, desired=desired, maximum=desired + max_surge(deployment)
+        )
     return changed
 
 
@@ -154,15 +156,11 @@ def new_replica_set(plan: DeploymentPlan, new_revision: int) -> Obj:
             "labels": dict(template["metadata"]["labels"]),
             "ownerReferences": [controller_ref(deployment)],
         },
-        "spec": {
-            "replicas": 0,
-            "minReadySeconds": min_ready_seconds(deployment),
-            "selector": selector,
-            "template": template,
-        },
+        "spec": {"replicas": 0, "selector": selector, "template": template},
     }
-    rs["spec"]["replicas"] = new_rs_new_replicas(deployment, [*plan.all_rss(), rs], rs)
-    set_new_rs_annotations(deployment, rs, new_revision, exists=False)
+    _set_min_ready_seconds(rs, min_ready_seconds(deployment))
+    rs["spec"]["replicas"] = new_rs_new_replicas(deployment, [*plan.all_rss(), rs], new_rs=rs)
+    set_new_rs_annotations(deployment, rs, new_revision=new_revision, exists=False)
     return rs
 
 
@@ -178,13 +176,14 @@ def sync_new_replica_set(plan: DeploymentPlan, *, create: bool, now: float) -> N
     has_deadline = progress_deadline(plan.deployment) is not None
     if existing is not None:
         plan.new_name = existing["metadata"]["name"]
-        set_new_rs_annotations(plan.deployment, existing, new_revision, exists=True)
-        existing["spec"]["minReadySeconds"] = min_ready_seconds(plan.deployment)
+        set_new_rs_annotations(plan.deployment, existing, new_revision=new_revision, exists=True)
+        _set_min_ready_seconds(existing, min_ready_seconds(plan.deployment))
         plan.annotations[REVISION] = existing["metadata"]["annotations"][REVISION]
         if has_deadline and get_condition(plan.status, PROGRESSING) is None:
             message = f'Found new replica set "{plan.new_name}"'
             set_condition(
-                plan.status, new_condition(PROGRESSING, "True", FOUND_NEW_RS_REASON, message, now)
+                plan.status,
+                new_condition(PROGRESSING, "True", FOUND_NEW_RS_REASON, message, now=now),
             )
         return
     if not create:
@@ -195,7 +194,17 @@ def sync_new_replica_set(plan: DeploymentPlan, *, create: bool, now: float) -> N
     plan.annotations[REVISION] = str(new_revision)
     if has_deadline:
         message = f'Created new replica set "{plan.new_name}"'
-        set_condition(plan.status, new_condition(PROGRESSING, "True", NEW_RS_REASON, message, now))
+        set_condition(
+            plan.status, new_condition(PROGRESSING, "True", NEW_RS_REASON, message, now=now)
+        )
+
+
+def _set_min_ready_seconds(rs: Obj, seconds: int) -> None:
+    """spec.minReadySeconds as the API serves it: omitted when zero."""
+    if seconds:
+        rs["spec"]["minReadySeconds"] = seconds
+    else:
+        rs["spec"].pop("minReadySeconds", None)
 
 
 def _live(plan: DeploymentPlan) -> list[str]:

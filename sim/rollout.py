@@ -105,7 +105,9 @@ def _reconcile_new_rs(plan: DeploymentPlan) -> bool:
         return False
     if spec_replicas(new) > desired:
         return plan.scale_if_resized(new, desired)
-    return plan.scale_if_resized(new, new_rs_new_replicas(plan.deployment, plan.all_rss(), new))
+    return plan.scale_if_resized(
+        new, new_rs_new_replicas(plan.deployment, plan.all_rss(), new_rs=new)
+    )
 
 
 def _reconcile_old_rss(plan: DeploymentPlan) -> bool:

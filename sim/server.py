@@ -28,6 +28,7 @@ from sim.api import ApiServer, Request, Response
 from sim.behaviour import PodBehaviour
 from sim.control import PREFIX, ControlApi, load_objects
 from sim.defaults import defaulted
+from sim.errors import ApiError
 from sim.store import NAMESPACES, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,13 @@ class SimServer:
 
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request (the control API or the Kubernetes API)."""
-        if request.path.startswith(PREFIX):
-            return self._control.handle(request)
-        return self._api.handle(request)
+        try:
+            if request.path.startswith(PREFIX):
+                return self._control.handle(request)
+            return self._api.handle(request)
+        except Exception as err:  # a simulator bug: answer as the API server would, and log it
+            log.exception("sim: %s %s failed", request.method, request.path)
+            return Response(500, ApiError(500, "InternalError", f"sim: {err!r}").status())
 
     def _reconcile_loop(self) -> None:
         while not self._stop.is_set():

@@ -1,18 +1,17 @@
 """Server-side printing: the meta.k8s.io/v1 Table `kubectl get` asks for.
 
-Columns and cell formats follow the API server's printers (pkg/printers/internalversion) and,
-for the Istio kinds, their CRDs' additionalPrinterColumns. Columns with priority 1 are the
+Columns follow the API server's printers and, for the Istio kinds, their CRDs'
+additionalPrinterColumns; sim/printers.py formats the cells. Columns with priority 1 are the
 ones `-o wide` adds. Purely computational: `now` comes in from the caller.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sim.selectors import format_label_selector
+from sim import printers
 from sim.store import ResourceType
 
 Obj = dict[str, Any]
@@ -20,225 +19,6 @@ Column = tuple[str, str, int]  # name, type, priority
 
 _NAME: Column = ("Name", "string", 0)
 _AGE: Column = ("Age", "string", 0)
-
-
-def human_duration(seconds: float) -> str:
-    """k8s.io/apimachinery/pkg/util/duration.HumanDuration: ``5s``, ``3m20s``, ``4h``, ``2d``."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes, hours = s // 60, s // 3600
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    years, days = hours // (24 * 365), (hours // 24) % 365
-    if hours < 24 * 365 * 8:
-        return f"{years}y" if days == 0 else f"{years}y{days}d"
-    return f"{years}y"
-
-
-def _since(timestamp: str | None, now: datetime) -> str:
-    if not timestamp:
-        return "<unknown>"
-    then = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return human_duration((now - then).total_seconds())
-
-
-def _containers(obj: Obj) -> list[Obj]:
-    spec = obj.get("spec", {})
-    pod = spec.get("template", {}).get("spec", {}) if "template" in spec else spec
-    return list(pod.get("containers") or [])
-
-
-def _workload_wide(obj: Obj) -> list[Any]:
-    containers = _containers(obj)
-    return [
-        ",".join(c.get("name", "") for c in containers),
-        ",".join(c.get("image", "") for c in containers),
-        format_label_selector(obj.get("spec", {}).get("selector")),
-    ]
-
-
-def _deployment(obj: Obj, now: datetime) -> list[Any]:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}"
-    age = _since(obj["metadata"].get("creationTimestamp"), now)
-    return [
-        obj["metadata"]["name"],
-        ready,
-        status.get("updatedReplicas", 0),
-        status.get("availableReplicas", 0),
-        age,
-        *_workload_wide(obj),
-    ]
-
-
-def _replicaset(obj: Obj, now: datetime) -> list[Any]:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    age = _since(obj["metadata"].get("creationTimestamp"), now)
-    return [
-        obj["metadata"]["name"],
-        spec.get("replicas", 0),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        age,
-        *_workload_wide(obj),
-    ]
-
-
-def pod_status_reason(pod: Obj) -> str:
-    """The STATUS column of a pod: phase, or a container's waiting/terminated reason."""
-    status = pod.get("status", {})
-    reason = status.get("reason") or status.get("phase") or "Unknown"
-    running = False
-    for container in reversed(status.get("containerStatuses") or []):
-        state = container.get("state") or {}
-        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
-        if waiting.get("reason"):
-            reason = waiting["reason"]
-        elif terminated.get("reason"):
-            reason = terminated["reason"]
-        elif terminated:
-            reason = (
-                f"Signal:{terminated['signal']}"
-                if terminated.get("signal")
-                else f"ExitCode:{terminated.get('exitCode', 0)}"
-            )
-        elif container.get("ready") and "running" in state:
-            running = True
-    if reason == "Completed" and running:
-        reason = "Running"
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        reason = "Terminating"
-    return str(reason)
-
-
-def _pod(obj: Obj, now: datetime) -> list[Any]:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    statuses = status.get("containerStatuses") or []
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount", 0)) for c in statuses)
-    last = max(
-        (c.get("lastState", {}).get("terminated", {}).get("finishedAt", "") for c in statuses),
-        default="",
-    )
-    restarts_text = f"{restarts} ({_since(last, now)} ago)" if restarts and last else str(restarts)
-    return [
-        obj["metadata"]["name"],
-        f"{ready}/{len(spec.get('containers') or [])}",
-        pod_status_reason(obj),
-        restarts_text,
-        _since(obj["metadata"].get("creationTimestamp"), now),
-        status.get("podIP") or "<none>",
-        spec.get("nodeName") or "<none>",
-        status.get("nominatedNodeName") or "<none>",
-        _readiness_gates(spec.get("readinessGates") or [], status.get("conditions") or []),
-    ]
-
-
-def _readiness_gates(gates: list[Obj], conditions: list[Obj]) -> str:
-    if not gates:
-        return "<none>"
-    true = {c.get("type") for c in conditions if c.get("status") == "True"}
-    return f"{sum(1 for gate in gates if gate.get('conditionType') in true)}/{len(gates)}"
-
-
-def _service(obj: Obj, now: datetime) -> list[Any]:
-    spec = obj.get("spec", {})
-    kind = spec.get("type", "ClusterIP")
-    external = ",".join(spec.get("externalIPs") or [])
-    if kind == "LoadBalancer":
-        ingress = obj.get("status", {}).get("loadBalancer", {}).get("ingress") or []
-        external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress) or "<pending>"
-    elif kind == "ExternalName":
-        external = spec.get("externalName", "")
-    ports = ",".join(
-        f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
-        if p.get("nodePort")
-        else f"{p.get('port')}/{p.get('protocol', 'TCP')}"
-        for p in spec.get("ports") or []
-    )
-    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
-    return [
-        obj["metadata"]["name"],
-        kind,
-        spec.get("clusterIP") or "<none>",
-        external or "<none>",
-        ports or "<none>",
-        _since(obj["metadata"].get("creationTimestamp"), now),
-        selector or "<none>",
-    ]
-
-
-def _endpoints(obj: Obj, now: datetime) -> list[Any]:
-    addresses = []
-    for subset in obj.get("subsets") or []:
-        for address in subset.get("addresses") or []:
-            for port in subset.get("ports") or [{}]:
-                suffix = f":{port['port']}" if "port" in port else ""
-                addresses.append(f"{address.get('ip', '')}{suffix}")
-    shown = ",".join(addresses[:3]) + (
-        f" + {len(addresses) - 3} more..." if len(addresses) > 3 else ""
-    )
-    return [
-        obj["metadata"]["name"],
-        shown or "<none>",
-        _since(obj["metadata"].get("creationTimestamp"), now),
-    ]
-
-
-def _namespace(obj: Obj, now: datetime) -> list[Any]:
-    phase = obj.get("status", {}).get("phase", "Active")
-    return [obj["metadata"]["name"], phase, _since(obj["metadata"].get("creationTimestamp"), now)]
-
-
-def _event(obj: Obj, now: datetime) -> list[Any]:
-    involved = obj.get("involvedObject", {})
-    last = (
-        obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
-    )
-    return [
-        _since(last, now),
-        obj.get("type", ""),
-        obj.get("reason", ""),
-        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-        obj.get("message", ""),
-    ]
-
-
-def _json_cell(value: Any) -> Any:
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else value
-
-
-def _virtual_service(obj: Obj, now: datetime) -> list[Any]:
-    spec = obj.get("spec", {})
-    return [
-        obj["metadata"]["name"],
-        _json_cell(spec.get("gateways")),
-        _json_cell(spec.get("hosts")),
-        _since(obj["metadata"].get("creationTimestamp"), now),
-    ]
-
-
-def _destination_rule(obj: Obj, now: datetime) -> list[Any]:
-    return [
-        obj["metadata"]["name"],
-        obj.get("spec", {}).get("host"),
-        _since(obj["metadata"].get("creationTimestamp"), now),
-    ]
 
 
 _WIDE_WORKLOAD: list[Column] = [
@@ -256,7 +36,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             _AGE,
             *_WIDE_WORKLOAD,
         ],
-        _deployment,
+        printers.deployment_cells,
     ),
     "replicasets": (
         [
@@ -267,7 +47,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             _AGE,
             *_WIDE_WORKLOAD,
         ],
-        _replicaset,
+        printers.replicaset_cells,
     ),
     "pods": (
         [
@@ -281,7 +61,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             ("Nominated Node", "string", 1),
             ("Readiness Gates", "string", 1),
         ],
-        _pod,
+        printers.pod_cells,
     ),
     "services": (
         [
@@ -293,10 +73,10 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             _AGE,
             ("Selector", "string", 1),
         ],
-        _service,
+        printers.service_cells,
     ),
-    "endpoints": ([_NAME, ("Endpoints", "string", 0), _AGE], _endpoints),
-    "namespaces": ([_NAME, ("Status", "string", 0), _AGE], _namespace),
+    "endpoints": ([_NAME, ("Endpoints", "string", 0), _AGE], printers.endpoints_cells),
+    "namespaces": ([_NAME, ("Status", "string", 0), _AGE], printers.namespace_cells),
     "events": (
         [
             ("Last Seen", "string", 0),
@@ -305,13 +85,13 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             ("Object", "string", 0),
             ("Message", "string", 0),
         ],
-        _event,
+        printers.event_cells,
     ),
     "virtualservices": (
         [_NAME, ("Gateways", "string", 0), ("Hosts", "string", 0), _AGE],
-        _virtual_service,
+        printers.virtual_service_cells,
     ),
-    "destinationrules": ([_NAME, ("Host", "string", 0), _AGE], _destination_rule),
+    "destinationrules": ([_NAME, ("Host", "string", 0), _AGE], printers.destination_rule_cells),
 }
 
 

@@ -55,18 +55,20 @@ def validate(rt: ResourceType, obj: Obj, *, strict_fields: bool) -> tuple[Obj, l
     """
     obj = copy.deepcopy(obj)
     name = str(obj.get("metadata", {}).get("name", ""))
-    warnings: list[str] = []
+    causes: list[Cause] = []
+    unknown: list[str] = []
     if rt.group != VIRTUAL_SERVICES.group:
-        obj, unknown = _drop_unknown_fields(rt, obj)
-        if unknown and strict_fields:
-            raise bad_request(
-                "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
-            )
-        warnings = [f'unknown field "{f}"' for f in unknown]
-    causes = _schema_causes(rt, obj) + _semantic_causes(rt, obj)
+        errors = sorted(_validator(rt).iter_errors(obj), key=lambda e: _path(e.absolute_path))
+        unknown = _drop_unknown_fields([e for e in errors if _is_unknown_field(e)])
+        causes = [cause for e in errors if not _is_unknown_field(e) for cause in _causes(e)]
+    if unknown and strict_fields:
+        raise bad_request(
+            "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
+        )
+    causes += _semantic_causes(rt, obj)
     if causes:
         raise invalid(rt, name, causes)
-    return obj, warnings
+    return obj, [f'unknown field "{f}"' for f in unknown]
 
 
 @functools.cache
@@ -90,57 +92,35 @@ def _path(parts: Any) -> str:
     return text.lstrip(".")
 
 
-def _drop_unknown_fields(rt: ResourceType, obj: Obj) -> tuple[Obj, list[str]]:
-    """Remove (in place) fields the schema does not know; return the object and their paths."""
+def _is_unknown_field(error: Any) -> bool:
+    return error.validator == "additionalProperties" and isinstance(error.instance, dict)
+
+
+def _drop_unknown_fields(errors: list[Any]) -> list[str]:
+    """Remove the fields these errors name from the object; return their paths."""
     unknown: list[str] = []
-    for error in list(_validator(rt).iter_errors(obj)):  # listed first: the loop edits `obj`
-        for err in [error, *_leaves(error)]:
-            if err.validator != "additionalProperties" or not isinstance(err.instance, dict):
-                continue
-            known = set(err.schema.get("properties", {}))
-            for key in [k for k in err.instance if k not in known]:
-                unknown.append(_path([*err.absolute_path, key]))
-                del err.instance[key]  # the error's instance is the object's own dict
-    return obj, sorted(set(unknown))
+    for error in errors:
+        known = set(error.schema.get("properties", {}))
+        for key in [k for k in error.instance if k not in known]:
+            unknown.append(_path([*error.absolute_path, key]))
+            del error.instance[key]  # the error's instance is the object's own dict
+    return sorted(set(unknown))
 
 
-def _leaves(error: Any) -> list[Any]:
-    found = []
-    for sub in error.context or []:
-        found.append(sub)
-        found.extend(_leaves(sub))
-    return found
-
-
-def _schema_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
-    if rt.group == VIRTUAL_SERVICES.group:
-        return []
-    causes = []
-    for error in sorted(_validator(rt).iter_errors(obj), key=lambda e: list(e.absolute_path)):
-        path = _path(error.absolute_path)
-        if error.validator == "required":
-            missing = [k for k in error.validator_value if k not in error.instance]
-            for key in missing:
-                causes.append(Cause("FieldValueRequired", "Required value", _join(path, key)))
-        elif error.validator == "enum":
-            supported = ", ".join(json.dumps(v) for v in error.validator_value if v is not None)
-            causes.append(
-                Cause(
-                    "FieldValueNotSupported",
-                    f"Unsupported value: "
-                    f"{json.dumps(error.instance)}: supported values: {supported}",
-                    path,
-                )
-            )
-        else:
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {json.dumps(error.instance)}: {error.message}",
-                    path,
-                )
-            )
-    return causes
+def _causes(error: Any) -> list[Cause]:
+    path = _path(error.absolute_path)
+    if error.validator == "required":
+        return [
+            Cause("FieldValueRequired", "Required value", _join(path, key))
+            for key in error.validator_value
+            if key not in error.instance
+        ]
+    if error.validator == "enum":
+        supported = ", ".join(json.dumps(v) for v in error.validator_value if v is not None)
+        message = f"Unsupported value: {json.dumps(error.instance)}: supported values: {supported}"
+        return [Cause("FieldValueNotSupported", message, path)]
+    message = f"Invalid value: {json.dumps(error.instance)}: {error.message}"
+    return [Cause("FieldValueInvalid", message, path)]
 
 
 def _join(path: str, key: str) -> str:

@@ -413,3 +413,29 @@ def test_control_api_loads_yaml_and_sets_pod_behaviour(sim: SimServer, http_api:
     assert sim.store.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"] == 1
     assert sim.behaviour.fate_of("bad/x:1")[0] == "crash-loop"
     assert sim.behaviour.default_ready_after_s == 1.5
+
+
+# --- collections and dry runs ----------------------------------------------------------------
+
+
+def test_delete_collection_deletes_the_selected_objects(sim: SimServer, http_api: Http) -> None:
+    _created(http_api)
+    other = json.loads(json.dumps(DEPLOYMENT))
+    other["metadata"] = {"name": "api", "labels": {"app": "api"}}
+    _created(http_api, other)
+
+    code, body = http_api("DELETE", DEPLOYMENTS_URL + "?labelSelector=app%3Dapi")
+
+    assert code == 200
+    assert [item["metadata"]["name"] for item in body["items"]] == ["api"]
+    assert [d["metadata"]["name"] for d in sim.store.select(DEPLOYMENTS)] == ["web"]
+
+
+def test_dry_run_create_checks_but_does_not_store(sim: SimServer, http_api: Http) -> None:
+    dry, _ = http_api("POST", DEPLOYMENTS_URL + "?dryRun=All", DEPLOYMENT)
+    _created(http_api)
+    again, body = http_api("POST", DEPLOYMENTS_URL + "?dryRun=All", DEPLOYMENT)
+
+    assert dry == 201
+    assert (again, body["reason"]) == (409, "AlreadyExists")
+    assert len(sim.store.select(DEPLOYMENTS)) == 1

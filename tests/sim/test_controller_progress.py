@@ -46,6 +46,21 @@ class TestPause:
         assert rs["spec"]["replicas"] == 4
         assert len(cluster.pods()) == 4
 
+    def test_scaling_a_paused_rollout_is_proportional(self) -> None:
+        cluster = FakeCluster()
+        cluster.fate("web:2", PodFate.NEVER_READY)
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 0}}
+        cluster.create_deployment(replicas=10, strategy=strategy)
+        cluster.run_until(cluster.rolled_out)
+        cluster.set_image("web", "web:2")
+        cluster.settle()
+        cluster.set_paused("web", True)
+        cluster.scale("web", 5)  # max 8 from 13: -5 shared 10:3
+        cluster.settle()
+
+        old, new = cluster.replica_sets()
+        assert (old["spec"]["replicas"], new["spec"]["replicas"]) == (6, 2)
+
     def test_resuming_rolls_out_the_new_template(self, cluster: FakeCluster) -> None:
         cluster.set_paused("web", True)
         cluster.set_image("web", "web:2")
