@@ -90,3 +90,20 @@ def test_list_history_pause_and_resume_tell_where_things_stand(run: ReleaseCli) 
     assert history[0] == "REVISION  IMAGE  CHANGE-CAUSE"
     assert history[1] == "1  reg/app:1.0.0  <none>  (current)"
     assert history[2].startswith("fop-gate#1: observing")
+
+
+def test_a_service_is_released_in_its_own_kube_context(
+    scenario_cluster: Callable[[Scenario], SimCluster], cli: Callable[[Scenario], ReleaseCli]
+) -> None:
+    cluster = scenario_cluster(CANARY_DEPLOYMENT)
+    cluster.server.write_kubeconfig(cluster.kubeconfig, contexts=("sim", "prod-east"))
+    run = cli(CANARY_DEPLOYMENT)
+    run.config.write_text(
+        run.config.read_text().replace("namespace: shop", "namespace: shop\n    context: prod-east")
+    )
+    assert run("fop-gate", "start", "--image", NEW).returncode == 0
+    run.config.write_text(run.config.read_text().replace("prod-east", "prod-west"))
+    done = run("fop-gate", "status")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "context prod-west" in done.stderr
