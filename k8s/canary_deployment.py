@@ -24,7 +24,7 @@ from k8s.rollouts import (
     set_paused,
     workload_of,
 )
-from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment
+from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment, wait_rolled_out
 from k8s.types import Health, ReleaseStatus, Revision
 
 STABLE_IMAGE = "canarybot.io/stable-image"  # what the stable ran when the canary started
@@ -167,11 +167,10 @@ class CanaryDeploymentStrategy:
             return set_image(stable, self.container, image) or changed
 
         self.cluster.modify(DEPLOYMENTS, self.namespace, self.deployment, roll)
-        wait_deployment(
+        wait_rolled_out(
             self.cluster,
             self.namespace,
             self.deployment,
-            until=rollout_complete,
             timeout_s=self.timeout_s,
             what=f"promoting {self.deployment} to {image}",
         )
@@ -188,11 +187,10 @@ class CanaryDeploymentStrategy:
             rollback(self.cluster, self.namespace, self.deployment, to_revision)
         elif stable["spec"].get("paused"):
             pause_deployment(self.cluster, self.namespace, self.deployment, paused=False)
-        wait_deployment(
+        wait_rolled_out(
             self.cluster,
             self.namespace,
             self.deployment,
-            until=rollout_complete,
             timeout_s=self.timeout_s,
             what=f"rolling {self.deployment} back",
         )

@@ -27,7 +27,7 @@ from k8s.rollouts import (
     set_paused,
     workload_of,
 )
-from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment
+from k8s.strategy import IMAGE, STEP, annotations_of, expect_image, wait_deployment, wait_rolled_out
 from k8s.types import Health, ReleaseStatus, Revision, Workload
 
 
@@ -112,11 +112,10 @@ class PausedRolloutStrategy:
 
         self._close_preview()
         self.cluster.modify(DEPLOYMENTS, self.namespace, self.deployment, resume)
-        wait_deployment(
+        wait_rolled_out(
             self.cluster,
             self.namespace,
             self.deployment,
-            until=rollout_complete,
             timeout_s=self.timeout_s,
             what=f"promoting {self.deployment}",
         )
@@ -125,11 +124,10 @@ class PausedRolloutStrategy:
         """`kubectl rollout undo [--to-revision]`, paused or not, and wait for it."""
         self._close_preview()
         rollback(self.cluster, self.namespace, self.deployment, to_revision)
-        wait_deployment(
+        wait_rolled_out(
             self.cluster,
             self.namespace,
             self.deployment,
-            until=rollout_complete,
             timeout_s=self.timeout_s,
             what=f"rolling {self.deployment} back",
         )

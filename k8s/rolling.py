@@ -19,7 +19,7 @@ from k8s.rollouts import (
     set_image,
     workload_of,
 )
-from k8s.strategy import IMAGE, annotations_of, expect_image, wait_deployment
+from k8s.strategy import IMAGE, annotations_of, expect_image, wait_rolled_out
 from k8s.types import ReleaseStatus, Revision
 
 
@@ -103,11 +103,10 @@ class RollingStrategy:
 
     def _wait(self, what: str) -> None:
         # The Deployment's own progress deadline decides failure; allow a little past it.
-        wait_deployment(
+        wait_rolled_out(
             self.cluster,
             self.namespace,
             self.deployment,
-            until=rollout_complete,
             timeout_s=self.progress_deadline_s + 30,
             what=what,
         )

@@ -6,14 +6,12 @@ say so in their names and take a `Cluster`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from k8s.cluster import Cluster, Obj
-from k8s.errors import RolloutFailedError, RolloutTimeoutError
+from k8s.errors import RolloutFailedError
 from k8s.resources import DEPLOYMENTS, PODS, REPLICASETS
-from k8s.types import Health, ReleaseStatus, Workload
+from k8s.types import Health, Workload
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
@@ -176,19 +174,3 @@ def health_of(
 def pause_deployment(cluster: Cluster, namespace: str, name: str, *, paused: bool) -> None:
     """`kubectl rollout pause` (or `resume`), written only when it changes something."""
     cluster.modify(DEPLOYMENTS, namespace, name, lambda d: set_paused(d, paused))
-
-
-def wait_for(
-    read: Callable[[], ReleaseStatus], *, timeout_s: float, interval_s: float = 0.1
-) -> ReleaseStatus:
-    """Poll `read` until the release is READY; raise with the reason when it FAILED or hangs."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = read()
-        if status.health is Health.READY:
-            return status
-        if status.health is Health.FAILED:
-            raise RolloutFailedError(status.message)
-        if time.monotonic() >= deadline:
-            raise RolloutTimeoutError(f"still not ready after {timeout_s:.0f} s: {status.message}")
-        time.sleep(interval_s)

@@ -14,7 +14,7 @@ from typing import Protocol
 from k8s.cluster import Cluster, Obj
 from k8s.errors import DriftError, RolloutFailedError, RolloutTimeoutError
 from k8s.resources import DEPLOYMENTS
-from k8s.rollouts import failure_of
+from k8s.rollouts import failure_of, rollout_complete
 from k8s.types import ReleaseStatus, Revision
 
 IMAGE = "canarybot.io/image"  # the image the release put on a workload
@@ -90,3 +90,12 @@ def wait_deployment(
         if time.monotonic() >= deadline:
             raise RolloutTimeoutError(f"{what}: not done after {timeout_s:.0f} s")
         time.sleep(POLL_S)
+
+
+def wait_rolled_out(
+    cluster: Cluster, namespace: str, name: str, *, timeout_s: float, what: str
+) -> Obj:
+    """Wait until the Deployment's rollout completed, as `kubectl rollout status` would."""
+    return wait_deployment(
+        cluster, namespace, name, until=rollout_complete, timeout_s=timeout_s, what=what
+    )

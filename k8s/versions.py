@@ -14,8 +14,8 @@ import time
 from k8s.cluster import Cluster, Obj
 from k8s.errors import InvalidError
 from k8s.resources import DEPLOYMENTS
-from k8s.rollouts import image_of, rollout_complete, set_image
-from k8s.strategy import IMAGE, POLL_S, STEP, wait_deployment
+from k8s.rollouts import image_of, set_image
+from k8s.strategy import IMAGE, POLL_S, STEP, wait_rolled_out
 from k8s.types import Revision
 
 PREVIOUS_VERSION = "canarybot.io/previous-version"  # on a new version: the one it replaces
@@ -140,14 +140,7 @@ def bring_up(
         cluster.delete(DEPLOYMENTS, namespace, name)
         wait_gone(cluster, namespace, name, timeout_s=timeout_s)
     cluster.create(DEPLOYMENTS, namespace, body)
-    wait_deployment(
-        cluster,
-        namespace,
-        name,
-        until=rollout_complete,
-        timeout_s=timeout_s,
-        what=f"{name} on {image}",
-    )
+    wait_rolled_out(cluster, namespace, name, timeout_s=timeout_s, what=f"{name} on {image}")
     return version
 
 
