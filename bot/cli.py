@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TextIO, TypeAlias
 
+from bot.cli_measure import add_measure
 from bot.cli_release import add_release
 from bot.registry import RegistryError, load_registry
 from bot.settings import SettingsError, load_settings
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(metavar="COMMAND", required=True)
     _add_check_config(subcommands)
     add_release(subcommands)
+    add_measure(subcommands)
     return parser
 
 

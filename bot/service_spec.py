@@ -119,13 +119,13 @@ class Analysis(BaseModel):
     model_config = _FROZEN
 
     min_requests: int = Field(
-        default=100, ge=0, description="below this many canary requests a window is INCONCLUSIVE"
+        default=50, ge=0, description="below this many canary requests a window is INCONCLUSIVE"
     )
     max_error_ratio: float = Field(
         default=0.05, gt=0, le=1, description="absolute ceiling on the canary's 5xx share"
     )
     relative_margin: float = Field(
-        default=0.5, ge=0, description="how much worse than stable (relative) is still a pass"
+        default=0.25, ge=0, description="how much worse than stable (relative) is still a pass"
     )
     confidence: float = Field(
         default=0.99, gt=0.5, lt=1, description="confidence the canary really is worse"
@@ -141,7 +141,12 @@ class QueryOverrides(BaseModel):
     model_config = _FROZEN
 
     requests: QueryTemplate | None = Field(default=None, description="requests per window")
+    success: QueryTemplate | None = Field(default=None, description="2xx responses per window")
+    client_errors: QueryTemplate | None = Field(
+        default=None, description="4xx responses per window"
+    )
     errors: QueryTemplate | None = Field(default=None, description="5xx responses per window")
+    latency_p50: QueryTemplate | None = Field(default=None, description="median latency, ms")
     latency_p99: QueryTemplate | None = Field(default=None, description="p99 latency, ms")
 
 
@@ -156,6 +161,17 @@ class Metrics(BaseModel):
     )
     queries: QueryOverrides = Field(default_factory=QueryOverrides, description="overrides")
     dashboard_url: WebUrl | None = Field(default=None, description="linked from the thread")
+
+    @model_validator(mode="after")
+    def _istio_tells_tracks_by_version(self) -> Metrics:
+        # istio_requests_total carries the pods' version label, never their pod-template-hash.
+        hashed = self.track_selector is TrackSelector.POD_TEMPLATE_HASH
+        if self.preset is MetricsPreset.ISTIO and hashed:
+            raise ValueError(
+                "the istio preset tells tracks apart by destination_version: "
+                "use track_selector: label"
+            )
+        return self
 
 
 class Approval(BaseModel):

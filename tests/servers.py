@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -11,8 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 import redis
+import yaml
 
 
 def free_port() -> int:
@@ -98,3 +103,103 @@ class RedisServer:
             return bool(self.client().ping())
         except redis.ConnectionError:
             return False
+
+
+@dataclass
+class PrometheusServer:
+    """Debian's prometheus on loopback, scraping `targets` every second, its data in `data_dir`.
+
+    The scrape keeps the targets' own labels (honor_labels), as a kubernetes_sd labelmap would
+    keep the pods' namespace, service and track labels.
+    """
+
+    data_dir: Path
+    targets: tuple[str, ...]  # host:port of each app to scrape
+    port: int = field(default_factory=free_port)
+    job: str = "traffic"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL of the HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server's own log goes."""
+        return self.data_dir / "prometheus.log"
+
+    def start(self, *, wait_for_scrape: bool = True) -> PrometheusServer:
+        """Start the server and wait until it is ready and, unless told not to, has scraped
+        every target once (so a test's first query already sees the series)."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError("prometheus is not installed: run scripts/bootstrap or apt-get it")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "prometheus.yml"
+        config.write_text(yaml.safe_dump(self._config(), sort_keys=False))
+        args = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._ready, timeout_s=30, what=f"prometheus on port {self.port}")
+            if wait_for_scrape:
+                wait_until(self._scraped, timeout_s=30, what=f"a first scrape of {self.targets}")
+        except BaseException:
+            self.stop()  # a server that never got ready must not outlive the test run
+            raise
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """The result of an instant query at the server's now."""
+        url = f"{self.url}/api/v1/query?{urlencode({'query': expr})}"
+        with urlopen(url, timeout=5) as response:
+            body = json.load(response)
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",  # the default 10 s would exceed the interval
+                "evaluation_interval": "1s",
+            },
+            "scrape_configs": [
+                {
+                    "job_name": self.job,
+                    "honor_labels": True,
+                    "static_configs": [{"targets": list(self.targets)}],
+                }
+            ],
+        }
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            log = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"prometheus exited early; its log ends:\n{log}")
+        try:
+            with urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:  # refused while starting, or 503 until the TSDB is open
+            return False
+
+    def _scraped(self) -> bool:
+        up = self.query(f'up{{job="{self.job}"}} == 1')
+        return len(up) == len(self.targets)

@@ -319,6 +319,9 @@ RUNNABLE = "strategy: {kind: rolling, deployment: svc}\n"
         pytest.param("metrics: {preset: datadog}\n",
                      "svc.metrics.preset: expected one of: generic, istio, nginx (got 'datadog')",
                      id="unknown-preset"),
+        pytest.param("metrics: {preset: istio, track_selector: pod-template-hash}\n",
+                     "svc.metrics: the istio preset tells tracks apart by destination_version:"
+                     " use track_selector: label", id="istio-by-hash"),
         pytest.param("metrics: {dashboard_url: grafana}\n",
                      "svc.metrics.dashboard_url: bad URL 'grafana': expected http://… or"
                      " https://…", id="dashboard-not-a-url"),
