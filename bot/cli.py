@@ -8,7 +8,9 @@ as a traceback: 0 means success, 2 a problem with the configuration or the comma
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import TextIO, TypeAlias
 
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check_config(subcommands)
     add_release(subcommands)
     add_measure(subcommands)
+    _add_serve(subcommands)
     return parser
 
 
@@ -71,6 +74,35 @@ def run_check_config(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     count = len(registry)
     print(f"ok: {count} service{'' if count == 1 else 's'}")
+    return EXIT_OK
+
+
+def _add_serve(subcommands: Subcommands) -> None:
+    parser = subcommands.add_parser(
+        "serve",
+        help="run the bot (Socket Mode or HTTP, as CANARYBOT_SLACK_MODE says)",
+        description="Run the bot until interrupted: Slack commands, buttons and windows.",
+    )
+    parser.add_argument("--config", help="services file (default: $CANARYBOT_CONFIG)")
+    parser.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``canarybot serve``: run until SIGINT/SIGTERM; 2 for bad settings or services."""
+    from bot.app import build_bot, serve  # the Slack SDK loads only for this command
+
+    try:
+        bot = build_bot(load_settings(), registry_path=args.config)
+    except SettingsError as err:
+        _print_lines(err.lines, file=sys.stderr)
+        return EXIT_CONFIG
+    except RegistryError as err:
+        _print_lines(map(str, err.problems), file=sys.stderr)
+        return EXIT_CONFIG
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    serve(bot, stop=stop)
     return EXIT_OK
 
 

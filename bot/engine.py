@@ -27,10 +27,11 @@ from bot.actions import (
 from bot.images import parse_image
 from bot.machine import new_release
 from bot.registry import Registry
-from bot.release import SCHEDULER, Actor, Event, EventKind, Release
+from bot.release import SCHEDULER, Actor, AuditEntry, Event, EventKind, Release
 from bot.service_spec import ServiceSpec
 from bot.store import ReleaseStore
 from bot.transitions import Applied, Outcome, Refused, apply_event, start_release
+from bot.windows import WindowJudge, WindowReport
 from k8s.errors import ClusterError
 from k8s.strategy import ReleaseStrategy
 from k8s.types import ReleaseStatus, Revision
@@ -49,6 +50,8 @@ class EngineHooks:
     schedule: Callable[[Release, OpenWindow | RequestApproval], None] = lambda _r, _a: None
     notify: Callable[[Release, str, bool], None] = lambda _r, _text, _alert: None
     progress: list[Callable[[Release], None]] = field(default_factory=list)
+    # A judged window, told once: only by whoever committed its verdict.
+    window_report: Callable[[WindowReport], None] = lambda _report: None
 
 
 class Engine:
@@ -62,8 +65,10 @@ class Engine:
         strategies: StrategyFactory,
         clock: Callable[[], datetime],
         hooks: EngineHooks | None = None,
+        windows: WindowJudge | None = None,
     ) -> None:
         """Wire the engine to its store, the services, the cluster side and a clock."""
+        self._windows = windows
         self._store = store
         self._registry = registry
         self._strategies = strategies
@@ -109,17 +114,71 @@ class Engine:
         step: int | None = None,
         to_revision: int | None = None,
         idempotency_key: str | None = None,
+        release_id: str | None = None,
     ) -> Outcome:
-        """Apply `kind` (pause, promote, undo, approve …) to the service's live release."""
+        """Apply `kind` (pause, promote, undo, approve …) to the service's live release.
+
+        `release_id` pins the event to one release (a button names the release it was posted
+        for): once that release has ended, the event is refused rather than reaching the next.
+        """
         self._registry.get(service)
-        live = self._store.live_release(service)
-        if live is None:
-            return Refused(f"{service} has no live release")
+        if release_id is None:
+            live = self._store.live_release(service)
+            if live is None:
+                return Refused(f"{service} has no live release")
+            release_id = live.id
         event = Event(kind, actor, step=step, reason=reason, to_revision=to_revision)
         outcome = apply_event(
-            self._store, live.id, event, now=self._clock(), idempotency_key=idempotency_key
+            self._store, release_id, event, now=self._clock(), idempotency_key=idempotency_key
         )
         return self._carry_out(outcome)
+
+    def close_window(self, release_id: str, *, step: int, index: int) -> Outcome:
+        """Judge window `index` of step `step` of a release, once, and act on the verdict.
+
+        The scheduler calls this when the window ends. A window that is no longer open (already
+        judged, extended, or the release moved on) is refused without measuring anything, and
+        only the caller whose verdict is committed reports it, so a second wake-up is harmless.
+        """
+        release = self._store.get(release_id)
+        window = release.window if release is not None else None
+        if release is None or window is None or (window.step, window.index) != (step, index):
+            return Refused(f"window {index + 1} of step {step + 1} of {release_id} is not open")
+        if self._windows is None:
+            return Refused("no metrics source: windows cannot be judged")
+        spec = self._registry.get(release.service)
+        report = self._windows.report(release, window, spec)
+        event = Event(
+            report.event_kind, SCHEDULER, step=step, window=index, reason=report.judgment.reason
+        )
+        key = f"window:{release_id}:{step}:{index}:{window.ends_at.isoformat()}"
+        outcome = apply_event(
+            self._store, release_id, event, now=self._clock(), idempotency_key=key
+        )
+        if isinstance(outcome, Applied) and not outcome.replayed:
+            self._hooks.window_report(report)
+        return self._carry_out(outcome)
+
+    def refuse(self, service: str, kind: EventKind, actor: Actor, reason: str) -> None:
+        """Audit a request a front door refused before it reached the release (no permission)."""
+        live = self._store.live_release(service)
+        self._store.record_refusal(
+            AuditEntry(
+                at=self._clock(),
+                service=service,
+                release_id=live.id if live is not None else "",
+                actor=actor,
+                event=kind,
+                applied=False,
+                from_phase=live.phase if live is not None else None,
+                reason=reason,
+            )
+        )
+
+    def audit(self, service: str, *, limit: int = 20) -> list[AuditEntry]:
+        """The service's last audit entries, oldest first."""
+        self._registry.get(service)
+        return self._store.audit_trail(service=service, limit=limit)
 
     def status(self, service: str) -> tuple[Release | None, ReleaseStatus]:
         """The service's live release (or its last one) and what runs in the cluster."""
@@ -134,6 +193,15 @@ class Engine:
         spec = self._registry.get(service)
         return self._store.history(service, limit=limit), self._strategies(spec).history()
 
+    def release(self, release_id: str) -> Release | None:
+        """One release by id, live or not."""
+        return self._store.get(release_id)
+
+    def live_release(self, service: str) -> Release | None:
+        """The service's live release, if any."""
+        self._registry.get(service)
+        return self._store.live_release(service)
+
     def live(self) -> list[Release]:
         """Every live release."""
         return self._store.live_releases()
@@ -144,6 +212,8 @@ class Engine:
         """Perform the committed transition's actions; feed the cluster's answers back."""
         if not isinstance(outcome, Applied) or outcome.replayed:
             return outcome
+        for listener in self._hooks.progress:
+            listener(outcome.release)
         current: Outcome = outcome
         pending = list(outcome.actions)
         while pending:

@@ -45,3 +45,8 @@ def service_audit(service: str) -> str:
 def idempotency(key: str) -> str:
     """The remembered outcome of a request, so that a retry of it is applied once."""
     return f"{PREFIX}:idem:{key}"
+
+
+def slack_thread(release_id: str) -> str:
+    """Where a release's thread is: its channel id and the card's ts (JSON)."""
+    return f"{PREFIX}:slack-thread:{release_id}"

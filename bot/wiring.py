@@ -16,6 +16,7 @@ from bot.rollout_strategies import ClusterPool, strategy_for
 from bot.service_spec import ServiceSpec
 from bot.settings import Settings
 from bot.store import ReleaseStore
+from bot.windows import WindowJudge
 from k8s.strategy import ReleaseStrategy
 
 
@@ -25,7 +26,11 @@ def utc_now() -> datetime:
 
 
 def build_engine(
-    settings: Settings, *, registry_path: str | Path | None = None, hooks: EngineHooks | None = None
+    settings: Settings,
+    *,
+    registry_path: str | Path | None = None,
+    hooks: EngineHooks | None = None,
+    windows: WindowJudge | None = None,
 ) -> Engine:
     """An engine on the configured Redis, services file and Kubernetes API.
 
@@ -44,4 +49,11 @@ def build_engine(
     def strategies(spec: ServiceSpec) -> ReleaseStrategy:
         return strategy_for(spec, pool.for_context(spec.context), timeout=timeout)
 
-    return Engine(store=store, registry=registry, strategies=strategies, clock=utc_now, hooks=hooks)
+    return Engine(
+        store=store,
+        registry=registry,
+        strategies=strategies,
+        clock=utc_now,
+        hooks=hooks,
+        windows=windows,
+    )

@@ -1,0 +1,352 @@
+"""The `/canary` command grammar: the text Slack sends in, a command or a reply-ready error out.
+
+    /canary SERVICE start image=IMG [strategy=KIND] [steps=10,50,100] [window=10m]
+    /canary SERVICE status              (also plain `/canary SERVICE`)
+    /canary SERVICE pause | resume | promote | abort | history
+    /canary SERVICE undo [REVISION]
+    /canary list
+    /canary help [COMMAND]              (also an empty `/canary`)
+
+Actions and option keys are case-insensitive and service names are lowercased. The service comes
+before its action; `/canary start SERVICE …` is answered with the command in the right order.
+Slack's link markup (`<http://reg/app:1|reg/app:1>`), its `&lt;` escapes and quotes or backticks
+around values are undone before parsing. Purely computational, no side effects: every text gets
+a command or a `CommandError`, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import timedelta
+from difflib import get_close_matches
+from itertools import pairwise
+from typing import Any
+
+from bot.durations import format_duration, parse_duration
+from bot.images import parse_image
+from bot.strategy_specs import StrategyKind
+from handlers.commands import (
+    Abort,
+    Command,
+    CommandError,
+    Help,
+    History,
+    ListReleases,
+    Pause,
+    Promote,
+    Resume,
+    ServiceCommand,
+    Start,
+    Status,
+    Undo,
+)
+
+MAX_TEXT = 1000
+MAX_STEPS = 10
+# Observation windows are minutes long; a longer one is a typo the scheduler should never see.
+MAX_WINDOW = timedelta(days=1)
+# Errors name every service only while the list stays short enough to read.
+_NAMED_SERVICES = 10
+_SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_QUOTES = "\"'`“”‘’„«»"  # noqa: RUF001 - phones and Macs turn typed quotes into curly ones
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Param:
+    """A positional argument or a `key=value` option; `name` is the command's field."""
+
+    name: str
+    form: str  # how usage shows the value
+    parse: Callable[[str], object]  # raises ValueError with a one-sentence message
+    show: Callable[[Any], str] = str  # writes the parsed value back for format_command
+    required: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Spec:
+    """One action: what follows it and which command it builds (its fields are param names)."""
+
+    action: str
+    summary: str
+    build: Callable[..., Command]
+    takes_service: bool = True
+    positionals: tuple[_Param, ...] = ()
+    options: tuple[_Param, ...] = ()
+    details: str = ""
+
+
+def _either(names: list[str]) -> str:
+    return " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _closest(word: str, choices: Collection[str]) -> list[str]:
+    # Typing the start of a name ("canary", "fop") is as common as a typo in it.
+    starts = sorted(choice for choice in choices if choice.startswith(word))
+    return starts[:3] or get_close_matches(word, list(choices), n=3)
+
+
+def _hint(word: str, choices: Collection[str], otherwise: str) -> str:
+    close = _closest(word, choices)
+    return f"did you mean {_either(close)}?" if close else otherwise
+
+
+def _image(text: str) -> str:
+    return parse_image(text).text
+
+
+def _strategy(text: str) -> StrategyKind:
+    kinds = [kind.value for kind in StrategyKind]
+    if text.casefold() in kinds:
+        return StrategyKind(text.casefold())
+    raise ValueError(f"unknown strategy {text!r}: {_hint(text, kinds, 'use ' + _either(kinds))}")
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    parts = text.split(",")
+    # isdigit alone would pass other scripts' digits, which int() reads but no one means here.
+    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"steps={text} is not a list of positive whole numbers, e.g. 10,50,100")
+    steps = tuple(int(part) for part in parts)
+    if len(steps) > MAX_STEPS:
+        raise ValueError(f"steps={text} has {len(steps)} steps: at most {MAX_STEPS} are allowed")
+    # services.yaml demands the same of every strategy's steps, so the release could not use them.
+    if any(later <= earlier for earlier, later in pairwise(steps)):
+        raise ValueError(f"steps={text} must increase from step to step, e.g. 10,50,100")
+    return steps
+
+
+def _show_steps(steps: tuple[int, ...]) -> str:
+    return ",".join(map(str, steps))
+
+
+def _window(text: str) -> timedelta:
+    try:
+        window = parse_duration(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"window={text} is not a duration: use e.g. 10m, 1h30m") from None
+    if window > MAX_WINDOW:
+        raise ValueError(f"window={text} is too long: at most {format_duration(MAX_WINDOW)}")
+    return window
+
+
+def _revision(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise ValueError(f"undo's revision must be a whole number above 0 (got {text!r})")
+    return int(text)
+
+
+def _topic(text: str) -> str:
+    if text.casefold() in _SPECS:
+        return text.casefold()
+    raise ValueError(f"no help on {text!r}: {_hint(text, _SPECS, 'try ' + _either([*_SPECS]))}")
+
+
+_SPECS: dict[str, _Spec] = {
+    spec.action: spec
+    for spec in (
+        _Spec(
+            action="start",
+            summary="start a canary release of IMG",
+            build=Start,
+            options=(
+                _Param(name="image", form="IMG", parse=_image, required=True),
+                _Param(name="strategy", form="KIND", parse=_strategy),
+                _Param(name="steps", form="10,50,100", parse=_steps, show=_show_steps),
+                _Param(name="window", form="10m", parse=_window, show=format_duration),
+            ),
+            details=(
+                "IMG is pinned: a tag other than latest, or a digest. "
+                f"KIND is {_either([kind.value for kind in StrategyKind])}. Steps are percentages "
+                "or replica counts, as the strategy takes them; window is one observation window. "
+                "Options left out come from the service's configuration."
+            ),
+        ),
+        _Spec(action="status", summary="where the release stands", build=Status),
+        _Spec(action="pause", summary="hold the release where it is", build=Pause),
+        _Spec(action="resume", summary="let a paused release go on", build=Resume),
+        _Spec(action="promote", summary="give the new version all traffic now", build=Promote),
+        _Spec(
+            action="undo",
+            summary="roll back to the version before, or to REVISION",
+            build=Undo,
+            positionals=(_Param(name="revision", form="REVISION", parse=_revision),),
+        ),
+        _Spec(action="abort", summary="stop the release and undo it", build=Abort),
+        _Spec(action="history", summary="past releases and who did what", build=History),
+        _Spec(
+            action="list",
+            summary="services and their live releases",
+            build=ListReleases,
+            takes_service=False,
+        ),
+        _Spec(
+            action="help",
+            summary="this help, or one command's",
+            build=Help,
+            takes_service=False,
+            positionals=(_Param(name="topic", form="COMMAND", parse=_topic),),
+        ),
+    )
+}
+_SERVICE_ACTIONS = [action for action, spec in _SPECS.items() if spec.takes_service]
+
+
+def _shown(spec: _Spec, param: _Param) -> str:
+    return f"{param.name}={param.form}" if param in spec.options else param.form
+
+
+def _form(spec: _Spec) -> str:
+    words = ["/canary", *(["SERVICE"] if spec.takes_service else []), spec.action]
+    params = (*spec.positionals, *spec.options)
+    words += [_shown(spec, p) if p.required else f"[{_shown(spec, p)}]" for p in params]
+    return " ".join(words)
+
+
+def usage(action: str) -> str:
+    """One line, `/canary …` form and what it does, for `action`; every command's if unknown."""
+    spec = _SPECS.get(action.casefold())
+    return f"`{_form(spec)}` — {spec.summary}" if spec else help_text()
+
+
+def help_text(topic: str | None = None) -> str:
+    """Every command a line (mrkdwn, code in backticks), or one command's form and details."""
+    spec = _SPECS.get((topic or "").casefold())
+    if spec:
+        return "\n".join(line for line in (usage(spec.action), spec.details) if line)
+    return "\n".join(["`/canary` runs canary releases:", *(usage(action) for action in _SPECS)])
+
+
+def parse_command(text: str, *, services: Collection[str]) -> Command | CommandError:
+    """Read the text of a `/canary` slash command against the configured `services`."""
+    if len(text) > MAX_TEXT:
+        message = f"that is {len(text):,} characters: a command has at most {MAX_TEXT:,}"
+        return CommandError(message=message, usage=help_text())
+    words = _words(text)
+    if not words:
+        return Help()
+    first = words[0].casefold()
+    spec = _SPECS.get(first)
+    if spec and not spec.takes_service:
+        return _parse_args(spec, words[1:], service=None)
+    if first in services:
+        return _parse_action(first, words[1:])
+    if spec:
+        return _service_first(spec, words[1:])
+    return _unknown_service(words, services)
+
+
+def format_command(command: Command) -> str:
+    """The text after `/canary` that `parse_command` reads back as `command` (for audit lines)."""
+    spec = next(spec for spec in _SPECS.values() if spec.build is type(command))
+    words = [command.service if isinstance(command, ServiceCommand) else "", spec.action]
+    for param in (*spec.positionals, *spec.options):
+        value = getattr(command, param.name)
+        if value is not None:
+            shown = param.show(value)
+            words.append(f"{param.name}={shown}" if param in spec.options else shown)
+    return " ".join(word for word in words if word)
+
+
+def _words(text: str) -> list[str]:
+    # Slack wraps what looks like a URL, host or address as <url|label> or <url>: keep what was
+    # typed. Its escapes are undone after, so an escaped "&lt;" never starts a link.
+    text = _SLACK_LINK.sub(lambda link: link[2] or link[1], text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = re.sub(r"\s*,\s*", ",", text)  # "steps=10, 50" is one list
+    return [word for word in (word.strip(_QUOTES) for word in text.split()) if word]
+
+
+def _parse_action(service: str, words: list[str]) -> Command | CommandError:
+    if not words:
+        return Status(service=service)
+    spec = _SPECS.get(words[0].casefold())
+    if spec is None:
+        hint = _hint(words[0].casefold(), _SERVICE_ACTIONS, f"use {_either(_SERVICE_ACTIONS)}")
+        return CommandError(message=f"unknown action {words[0]!r}: {hint}", usage=help_text())
+    if not spec.takes_service:
+        message = f"'{spec.action}' takes no service: use `{_form(spec)}`"
+        return CommandError(message=message, usage=usage(spec.action))
+    return _parse_args(spec, words[1:], service=service)
+
+
+def _parse_args(spec: _Spec, words: list[str], *, service: str | None) -> Command | CommandError:
+    if words and not (spec.positionals or spec.options):
+        return CommandError(message=f"'{spec.action}' takes no arguments", usage=usage(spec.action))
+    values: dict[str, object] = {} if service is None else {"service": service}
+    free = list(spec.positionals)
+    for word in words:
+        key, equals, raw = word.partition("=")
+        if equals:
+            problem = _take_option(spec, key.casefold(), raw.strip(_QUOTES), values)
+        elif free:
+            problem = _take(free.pop(0), word, values)
+        else:
+            problem = _unexpected(spec, word)
+        if problem:
+            return CommandError(message=problem, usage=usage(spec.action))
+    for param in (*spec.positionals, *spec.options):
+        if param.required and param.name not in values:
+            message = f"{spec.action} needs {_shown(spec, param)}"
+            return CommandError(message=message, usage=usage(spec.action))
+    return spec.build(**values)
+
+
+def _take_option(spec: _Spec, key: str, raw: str, values: dict[str, object]) -> str | None:
+    param = next((p for p in spec.options if p.name == key), None)
+    if param is None:
+        keys = [f"{p.name}=" for p in spec.options]
+        takes = (
+            f"{spec.action} takes {_either(keys)}" if keys else f"'{spec.action}' takes no options"
+        )
+        return f"unknown option '{key}=': {_hint(key + '=', keys, takes)}"
+    if param.name in values:
+        return f"{key}= is given twice"
+    if not raw:
+        return f"{key}= has no value: write {key}={param.form}"
+    return _take(param, raw, values)
+
+
+def _take(param: _Param, raw: str, values: dict[str, object]) -> str | None:
+    try:
+        values[param.name] = param.parse(raw)
+    except ValueError as err:  # BadImageError is one too
+        return str(err)
+    return None
+
+
+def _unexpected(spec: _Spec, word: str) -> str:
+    # A bare value where a required option belongs is almost always that option without its key.
+    required = [p.name for p in spec.options if p.required]
+    if required:
+        return f"unexpected {word!r}: did you mean {required[0]}={word}?"
+    return f"unexpected {word!r} after {spec.action}"
+
+
+def _service_first(spec: _Spec, words: list[str]) -> CommandError:
+    # One order only: a command reads the same in every thread, help text and audit line.
+    named = bool(words) and "=" not in words[0]
+    service, rest = (words[0].casefold(), words[1:]) if named else ("SERVICE", words)
+    fixed = " ".join(["/canary", service, spec.action, *rest])
+    return CommandError(message=f"put the service first: `{fixed}`", usage=usage(spec.action))
+
+
+def _unknown_service(words: list[str], services: Collection[str]) -> CommandError:
+    word, names = words[0].casefold(), sorted(services)
+    form = usage(words[1]) if len(words) > 1 else help_text()
+    close = _closest(word, names)
+    actions = _closest(word, _SPECS)
+    if close:
+        message = f"unknown service {word!r}: did you mean {_either(close)}?"
+        return CommandError(message=message, usage=form)
+    if actions:
+        message = f"unknown command {words[0]!r}: did you mean {_either(actions)}?"
+        return CommandError(message=message, usage=help_text())
+    if not names:
+        known = "no services are configured"
+    elif len(names) <= _NAMED_SERVICES:
+        known = f"the services are {', '.join(names)}"
+    else:
+        known = "`/canary list` shows them"
+    return CommandError(message=f"unknown service {word!r}: {known}", usage=form)

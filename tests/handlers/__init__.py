@@ -1,0 +1,1 @@
+"""Tests of the Slack side: the command grammar, rendering and listeners."""
