@@ -8,11 +8,10 @@ but a failure there never changes the verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.analysis import Judgment, Verdict, judge
 from bot.measurements import Track, TrackMeasurement, WindowMeasurement, WindowSeries
+from bot.metrics import PrometheusMetrics
 from bot.queries import TrackRef
 from bot.release import EventKind, Release, Window
 from bot.service_spec import ServiceSpec, TrackSelector
@@ -27,34 +26,6 @@ VERDICT_EVENTS = {
     Verdict.FAIL: EventKind.WINDOW_FAILED,
     Verdict.INCONCLUSIVE: EventKind.WINDOW_INCONCLUSIVE,
 }
-
-
-class MetricsSource(Protocol):
-    """What the judge needs of the Prometheus adapter (bot.metrics.PrometheusMetrics)."""
-
-    def measure(
-        self,
-        spec: ServiceSpec,
-        stable: TrackRef,
-        canary: TrackRef,
-        *,
-        end: datetime,
-        window: timedelta,
-    ) -> WindowMeasurement:
-        """Both tracks over the window ending at `end`."""
-        ...
-
-    def series(
-        self,
-        spec: ServiceSpec,
-        stable: TrackRef,
-        canary: TrackRef,
-        *,
-        end: datetime,
-        window: timedelta,
-    ) -> WindowSeries:
-        """TPS2XX and TPS5XX of both tracks over the window, for the chart."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +47,7 @@ class WindowReport:
 class WindowJudge:
     """Measures a release's current window in Prometheus and judges it."""
 
-    def __init__(self, metrics: MetricsSource) -> None:
+    def __init__(self, metrics: PrometheusMetrics) -> None:
         """Judge with measurements from `metrics`."""
         self._metrics = metrics
 

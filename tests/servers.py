@@ -27,6 +27,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s; waits for it either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def wait_until(ready: Callable[[], bool], *, timeout_s: float, what: str) -> None:
     """Poll `ready` until it is true, or fail naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
@@ -158,12 +168,7 @@ class PrometheusServer:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within 10 s."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            stop_process(self.process)
             self.process = None
 
     def query(self, expr: str) -> list[dict[str, Any]]:

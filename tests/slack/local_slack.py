@@ -71,7 +71,7 @@ from urllib.request import Request, urlopen
 
 import yaml
 
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, stop_process, wait_until
 
 BINARY = Path(__file__).resolve().parents[2] / "node_modules/local-slack-linux-x64/bin/local-slack"
 
@@ -200,12 +200,7 @@ class LocalSlack:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within 10 s."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            stop_process(self.process)
             self.process = None
 
     def reset(self) -> None:
