@@ -8,6 +8,9 @@ as a traceback: 0 means success, 2 a problem with the configuration or the comma
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import signal
 import sys
 import threading
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_release(subcommands)
     add_measure(subcommands)
     _add_serve(subcommands)
+    _add_work(subcommands)
     return parser
 
 
@@ -99,11 +103,74 @@ def run_serve(args: argparse.Namespace) -> int:
     except RegistryError as err:
         _print_lines(map(str, err.problems), file=sys.stderr)
         return EXIT_CONFIG
+    _log_to_stderr()
+    serve(bot, stop=_stop_on_signals())
+    return EXIT_OK
+
+
+def _add_work(subcommands: Subcommands) -> None:
+    parser = subcommands.add_parser(
+        "work",
+        help="run a worker: carry out acknowledged requests and judge windows",
+        description="Run a worker until interrupted: it takes the requests the front door "
+        "queued in Redis, and judges observation windows. `serve` starts one itself unless "
+        "CANARYBOT_WORK_MODE says otherwise.",
+    )
+    parser.add_argument("--config", help="services file (default: $CANARYBOT_CONFIG)")
+    parser.set_defaults(handler=run_work)
+
+
+def run_work(args: argparse.Namespace) -> int:
+    """``canarybot work``: run until SIGINT/SIGTERM (or its parent `serve` is gone)."""
+    from bot.app import build_back  # the Slack SDK loads only for this command
+    from bot.worker_process import PARENT_VARIABLE
+
+    try:
+        settings = load_settings()
+        back = build_back(settings, registry_path=args.config)
+    except SettingsError as err:
+        _print_lines(err.lines, file=sys.stderr)
+        return EXIT_CONFIG
+    except RegistryError as err:
+        _print_lines(map(str, err.problems), file=sys.stderr)
+        return EXIT_CONFIG
+    _log_to_stderr()
+    stop = _stop_on_signals()
+    parent = os.environ.get(PARENT_VARIABLE)
+    if parent is not None:
+        # Started by `serve`: yield the CPU to its front door, and stop when it is gone.
+        _yield_cpu(settings.work.nice)
+        threading.Thread(target=_stop_when_orphaned, args=(int(parent), stop), daemon=True).start()
+    back.run(stop)
+    return EXIT_OK
+
+
+def _log_to_stderr() -> None:
+    """What a long-running command says: INFO and up, one line each, to stderr."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    serve(bot, stop=stop)
-    return EXIT_OK
+    return stop
+
+
+def _yield_cpu(nice: int) -> None:
+    """Lower this process's CPU priority; at 19, run only when a CPU would otherwise idle."""
+    os.nice(nice)
+    if nice >= 19 and hasattr(os, "SCHED_IDLE"):  # Linux: SCHED_IDLE, below any nice level
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
 
 
 def _print_lines(lines: Iterable[str], *, file: TextIO) -> None:

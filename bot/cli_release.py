@@ -1,13 +1,14 @@
 """`canarybot release …`: the command-line front door to the engine.
 
     canarybot release list
-    canarybot release SERVICE start --image IMG
+    canarybot release SERVICE start --image IMG [--steps 10,50,100] [--window 10m]
     canarybot release SERVICE status | pause | resume | promote | history
     canarybot release SERVICE undo [--to-revision N]
 
 Exit status: 0 done; 1 the release or the cluster failed; 2 bad input (unknown service, bad
 image, bad command line, bad configuration); 3 refused (no live release, not permitted, the
-release is in a state that does not allow it). Every problem is one line, never a traceback.
+release is in a state that does not allow it, steps or a window the service cannot use).
+Every problem is one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import redis
 
 from bot.engine import Engine, EngineHooks
 from bot.images import BadImageError
+from bot.overrides import parse_steps, parse_window
 from bot.registry import RegistryError, UnknownService
-from bot.release import Actor, Door, EventKind, Phase, Release
+from bot.release import Actor, Door, EventKind, Phase, PlanOverrides, Release
 from bot.settings import SettingsError, load_settings
 from bot.transitions import Applied, Outcome
 from bot.wiring import build_engine
@@ -52,6 +54,12 @@ def add_release(subcommands: Subcommands) -> None:
     parser.add_argument("service", help="the service (or 'list' for every live release)")
     parser.add_argument("action", nargs="?", choices=ACTIONS, help="what to do")
     parser.add_argument("--image", help="the image to release (start)")
+    parser.add_argument(
+        "--steps", help="this release's steps in place of services.yaml's, e.g. 10,50,100 (start)"
+    )
+    parser.add_argument(
+        "--window", help="this release's observation window in place of services.yaml's (start)"
+    )
     parser.add_argument("--to-revision", type=int, help="undo to this revision")
     parser.add_argument("--reason", default="", help="why, for the audit trail")
     parser.add_argument("--as", dest="actor", help="who is asking (default: $USER)")
@@ -66,12 +74,16 @@ def run_release(args: argparse.Namespace) -> int:
     if args.action == "start" and not args.image:
         return _fail(EXIT_USAGE, "start needs --image IMG (e.g. --image reg/app:2026-11-22)")
     try:
+        overrides = _overrides(args)
+    except ValueError as err:
+        return _fail(EXIT_USAGE, str(err))
+    try:
         engine = build_engine(
             load_settings(),
             registry_path=args.config,
             hooks=EngineHooks(progress=[_print_progress]),
         )
-        return _dispatch(engine, args)
+        return _dispatch(engine, args, overrides)
     except (SettingsError, RegistryError) as err:
         return _fail(EXIT_USAGE, str(err))
     except (UnknownService, BadImageError) as err:
@@ -82,7 +94,7 @@ def run_release(args: argparse.Namespace) -> int:
         return _fail(EXIT_FAILED, f"Redis is unreachable ({err}); check REDIS_URL")
 
 
-def _dispatch(engine: Engine, args: argparse.Namespace) -> int:
+def _dispatch(engine: Engine, args: argparse.Namespace, overrides: PlanOverrides) -> int:
     actor = _actor(args.actor)
     if args.service == "list":
         for live in engine.live():
@@ -105,12 +117,24 @@ def _dispatch(engine: Engine, args: argparse.Namespace) -> int:
             print(_line(past))
         return EXIT_OK
     if action == "start":
-        outcome = engine.start(service, args.image, actor)
+        outcome = engine.start(
+            service, args.image, actor, steps=overrides.steps, window=overrides.window
+        )
     else:
         outcome = engine.act(
             service, _EVENTS[action], actor, reason=args.reason, to_revision=args.to_revision
         )
     return _report(outcome)
+
+
+def _overrides(args: argparse.Namespace) -> PlanOverrides:
+    """`--steps` and `--window`, read as the chat's `steps=` and `window=` are."""
+    if args.action != "start" and (args.steps is not None or args.window is not None):
+        raise ValueError("--steps and --window go with start")
+    return PlanOverrides(
+        steps=None if args.steps is None else parse_steps(args.steps, option="--steps "),
+        window=None if args.window is None else parse_window(args.window, option="--window "),
+    )
 
 
 def _report(outcome: Outcome) -> int:

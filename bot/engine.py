@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.actions import (
     Action,
@@ -26,8 +26,9 @@ from bot.actions import (
 )
 from bot.images import parse_image
 from bot.machine import new_release
+from bot.overrides import OverrideError, apply_overrides, release_spec
 from bot.registry import Registry
-from bot.release import SCHEDULER, Actor, AuditEntry, Event, EventKind, Release
+from bot.release import SCHEDULER, Actor, AuditEntry, Event, EventKind, PlanOverrides, Release
 from bot.service_spec import ServiceSpec
 from bot.store import ReleaseStore
 from bot.transitions import Applied, Outcome, Refused, apply_event, start_release
@@ -76,15 +77,32 @@ class Engine:
         self._hooks = hooks or EngineHooks()
 
     def start(
-        self, service: str, image: str, actor: Actor, *, idempotency_key: str | None = None
+        self,
+        service: str,
+        image: str,
+        actor: Actor,
+        *,
+        steps: tuple[int, ...] | None = None,
+        window: timedelta | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome:
         """Start a release of `image` for `service`, and carry it to its first window.
 
-        Raises `UnknownService` and `BadImageError` for bad input; a refusal (a live release,
-        an unreachable cluster) comes back as `Refused`.
+        `steps` (the strategy's step values: canary replicas, new pods or Istio weights) and
+        `window` (one observation window) replace the service's for this release only; the
+        release keeps them until it ends, whatever `services.yaml` says meanwhile.
+
+        Raises `UnknownService` and `BadImageError` for bad input; a refusal (overrides the
+        service cannot use, a live release, an unreachable cluster) comes back as `Refused`;
+        overrides are refused before the cluster or the store is touched.
         """
         spec = self._registry.get(service)
         ref = parse_image(image)
+        overrides = PlanOverrides(steps=steps, window=window)
+        try:
+            spec = apply_overrides(spec, overrides)
+        except OverrideError as err:
+            return Refused(str(err))
         strategy = self._strategies(spec)
         try:
             running = strategy.status()
@@ -98,6 +116,7 @@ class Engine:
             actor=actor,
             now=self._clock(),
             previous_image=previous,
+            overrides=overrides,
         )
         outcome = start_release(
             self._store, draft, now=self._clock(), idempotency_key=idempotency_key
@@ -146,8 +165,7 @@ class Engine:
             return Refused(f"window {index + 1} of step {step + 1} of {release_id} is not open")
         if self._windows is None:
             return Refused("no metrics source: windows cannot be judged")
-        spec = self._registry.get(release.service)
-        report = self._windows.report(release, window, spec)
+        report = self._windows.report(release, window, self._spec_of(release))
         event = Event(
             report.event_kind, SCHEDULER, step=step, window=index, reason=report.judgment.reason
         )
@@ -159,9 +177,20 @@ class Engine:
             self._hooks.window_report(report)
         return self._carry_out(outcome)
 
-    def refuse(self, service: str, kind: EventKind, actor: Actor, reason: str) -> None:
-        """Audit a request a front door refused before it reached the release (no permission)."""
-        live = self._store.live_release(service)
+    def refuse(
+        self,
+        service: str,
+        kind: EventKind,
+        actor: Actor,
+        reason: str,
+        *,
+        release: Release | None = None,
+    ) -> None:
+        """Audit a request a front door refused before it reached the release (no permission).
+
+        The entry names `release` (a button's), else the service's live release, if any.
+        """
+        live = release or self._store.live_release(service)
         self._store.record_refusal(
             AuditEntry(
                 at=self._clock(),
@@ -186,6 +215,8 @@ class Engine:
         release = self._store.live_release(service) or next(
             iter(self._store.history(service, limit=1)), None
         )
+        if release is not None:
+            spec = release_spec(spec, release.plan)
         return release, self._strategies(spec).status()
 
     def history(self, service: str, *, limit: int = 10) -> tuple[list[Release], list[Revision]]:
@@ -205,6 +236,10 @@ class Engine:
     def live(self) -> list[Release]:
         """Every live release."""
         return self._store.live_releases()
+
+    def _spec_of(self, release: Release) -> ServiceSpec:
+        """The service as `release` acts on it: with the step values the release started with."""
+        return release_spec(self._registry.get(release.service), release.plan)
 
     # --- carrying out --------------------------------------------------------------------------
 
@@ -240,7 +275,7 @@ class Engine:
         if isinstance(action, Notify):
             self._hooks.notify(release, action.text, action.alert)
             return None
-        strategy = self._strategies(self._registry.get(release.service))
+        strategy = self._strategies(self._spec_of(release))
         try:
             return _on_cluster(strategy, release, action)
         except ClusterError as err:

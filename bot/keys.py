@@ -50,3 +50,23 @@ def idempotency(key: str) -> str:
 def slack_thread(release_id: str) -> str:
     """Where a release's thread is: its channel id and the card's ts (JSON)."""
     return f"{PREFIX}:slack-thread:{release_id}"
+
+
+def work_queue() -> str:
+    """List of acknowledged requests waiting for a worker (JSON jobs, oldest at the right)."""
+    return f"{PREFIX}:work:queue"
+
+
+def work_taken(worker_id: str) -> str:
+    """List of the jobs one worker has taken and not yet finished."""
+    return f"{PREFIX}:work:taken:{worker_id}"
+
+
+def work_alive(worker_id: str) -> str:
+    """A worker's heartbeat; when it lapses, the worker's taken jobs go back on the queue."""
+    return f"{PREFIX}:work:alive:{worker_id}"
+
+
+def work_done() -> str:
+    """Counter of jobs finished by any worker."""
+    return f"{PREFIX}:work:done"

@@ -33,6 +33,7 @@ from bot.release import (
     Gate,
     Phase,
     Plan,
+    PlanOverrides,
     Release,
     Window,
 )
@@ -64,8 +65,12 @@ def new_release(
     actor: Actor,
     now: datetime,
     previous_image: str = "",
+    overrides: PlanOverrides | None = None,
 ) -> Release:
-    """A release that has been asked for but not started; the store gives it its id."""
+    """A release that has been asked for but not started; the store gives it its id.
+
+    `plan` already has any `overrides` in it; they are kept beside it so they can be shown.
+    """
     return Release(
         id="",
         service=service,
@@ -77,6 +82,7 @@ def new_release(
         phase_by=actor,
         updated_at=now,
         previous_image=previous_image,
+        overrides=overrides or PlanOverrides(),
     )
 
 

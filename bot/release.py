@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.durations import format_duration
+
 
 class Phase(StrEnum):
     """Where a release is in its lifecycle (DESIGN.md, "Release lifecycle")."""
@@ -121,6 +123,30 @@ class Plan:
     approval_deadline: timedelta = timedelta(minutes=30)
     on_deadline: DeadlineAction = DeadlineAction.HOLD
     allow_self_approval: bool = False
+    # What each step puts in place (canary replicas, new pods, Istio weights), copied like the
+    # rest; () for strategies that switch once, and for releases stored before it was copied.
+    step_values: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanOverrides:
+    """What whoever started the release chose in place of the service's configuration.
+
+    Kept with the release so that a card or an audit line can say "steps 10,50,100
+    (override)"; the values in force are in the release's `Plan`, overrides included.
+    """
+
+    steps: tuple[int, ...] | None = None  # the strategy's step values for this release
+    window: timedelta | None = None  # one observation window for this release
+
+    def audit_details(self) -> dict[str, str]:
+        """The overrides as audit details: ``{"steps": "10,50,100", "window": "10m"}``."""
+        details: dict[str, str] = {}
+        if self.steps is not None:
+            details["steps"] = ",".join(map(str, self.steps))
+        if self.window is not None:
+            details["window"] = format_duration(self.window)
+        return details
 
 
 @dataclass(frozen=True)
@@ -154,6 +180,7 @@ class Release:
     paused_from: Phase | None = None
     reason: str = ""  # why the release is in its phase, in words a person reads
     version: int = 0
+    overrides: PlanOverrides = field(default_factory=PlanOverrides)  # none in older records
 
     @property
     def is_live(self) -> bool:

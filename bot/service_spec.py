@@ -28,7 +28,7 @@ from pydantic import (
 
 from bot.durations import Duration
 from bot.release import DeadlineAction, FailPolicy, Gate, Plan
-from bot.strategy_specs import DnsLabel, StrategySpec
+from bot.strategy_specs import DnsLabel, SteppedSpec, StrategySpec
 
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{8,}|#[a-z0-9][a-z0-9._-]{0,79}")
 _USER = re.compile(r"[UW][A-Z0-9]{6,}")
@@ -260,6 +260,7 @@ class ServiceSpec(BaseModel):
             approval_deadline=self.approval.deadline,
             on_deadline=self.approval.on_deadline,
             allow_self_approval=self.approval.allow_self_approval,
+            step_values=self.strategy.steps if isinstance(self.strategy, SteppedSpec) else (),
         )
 
     nightly: Nightly | None = Field(default=None, description="optional scheduled release")

@@ -195,6 +195,47 @@ class TimingSettings(BaseSettings):
     )
 
 
+class WorkMode(StrEnum):
+    """Where the work after an ack (rollouts, windows, answers) runs."""
+
+    PROCESS = "process"  # `serve` starts a `canarybot work` child beside the front door
+    THREAD = "thread"  # in the front door's own process: small installs and tests
+    NONE = "none"  # elsewhere: `canarybot work` runs as its own process or Deployment
+
+
+class WorkSettings(BaseSettings):
+    """The workers that carry out what the front door acknowledged."""
+
+    model_config = _GROUP
+
+    mode: WorkMode = Field(
+        default=WorkMode.PROCESS,
+        validation_alias="CANARYBOT_WORK_MODE",
+        description="process: serve starts a worker process; thread: in serve's process; "
+        "none: run `canarybot work` yourself",
+    )
+    threads: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        validation_alias="CANARYBOT_WORK_THREADS",
+        description="jobs one worker runs at once",
+    )
+    nice: int = Field(
+        default=19,
+        ge=0,
+        le=19,
+        validation_alias="CANARYBOT_WORK_NICE",
+        description="how much a worker started by serve yields the CPU to the front door "
+        "(nice(2)); 19 also makes it SCHED_IDLE on Linux: it runs when a CPU would idle",
+    )
+    max_age: Duration = Field(
+        default=timedelta(minutes=15),
+        validation_alias="CANARYBOT_WORK_MAX_AGE",
+        description="a request that waited longer for a worker is not carried out",
+    )
+
+
 class RegistrySettings(BaseSettings):
     """Where the service registry is."""
 
@@ -221,6 +262,13 @@ class Settings(BaseModel):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     timing: TimingSettings = Field(default_factory=TimingSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    work: WorkSettings = Field(default_factory=WorkSettings)
+
+    def require_bot_token(self) -> str:
+        """The bot token, all a worker needs of Slack; raises `MissingSetting` without it."""
+        if self.slack.bot_token is None:
+            raise MissingSetting(["SLACK_BOT_TOKEN"])
+        return self.slack.bot_token.get_secret_value()
 
     def require_slack(self, mode: SlackMode | None = None) -> SlackCredentials:
         """Check that the secrets ``mode`` (default: the configured mode) needs are set.

@@ -232,6 +232,9 @@ class RollingSpec(_StrategySpec):
         return 1
 
 
+# The strategies that move through steps, each step's value in their `steps`.
+SteppedSpec = CanaryDeploymentSpec | PausedRolloutSpec | IstioSpec
+
 StrategySpec = Annotated[
     CanaryDeploymentSpec | PausedRolloutSpec | BlueGreenSpec | IstioSpec | RollingSpec,
     Field(discriminator="kind"),

@@ -51,7 +51,11 @@ def start_release(
     decision = decide(draft, event, now=now)
     if isinstance(decision, Refusal):
         return Refused(decision.reason)
-    audit = _audit(draft, event, now, to_phase=decision.release.phase)
+    # The start's audit line says which steps and window the starter chose over services.yaml.
+    audit = replace(
+        _audit(draft, event, now, to_phase=decision.release.phase),
+        details=draft.overrides.audit_details(),
+    )
     try:
         result = store.create(decision.release, audit=audit, idempotency_key=idempotency_key)
     except StoreBusyError as err:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
 from difflib import get_close_matches
-from itertools import pairwise
+from functools import lru_cache
 from typing import Any
 
-from bot.durations import format_duration, parse_duration
+from bot.durations import format_duration
 from bot.images import parse_image
+from bot.overrides import format_steps, parse_steps, parse_window
 from bot.strategy_specs import StrategyKind
 from handlers.commands import (
     Abort,
@@ -44,9 +44,6 @@ from handlers.commands import (
 )
 
 MAX_TEXT = 1000
-MAX_STEPS = 10
-# Observation windows are minutes long; a longer one is a typo the scheduler should never see.
-MAX_WINDOW = timedelta(days=1)
 # Errors name every service only while the list stays short enough to read.
 _NAMED_SERVICES = 10
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
@@ -103,34 +100,6 @@ def _strategy(text: str) -> StrategyKind:
     raise ValueError(f"unknown strategy {text!r}: {_hint(text, kinds, 'use ' + _either(kinds))}")
 
 
-def _steps(text: str) -> tuple[int, ...]:
-    parts = text.split(",")
-    # isdigit alone would pass other scripts' digits, which int() reads but no one means here.
-    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts):
-        raise ValueError(f"steps={text} is not a list of positive whole numbers, e.g. 10,50,100")
-    steps = tuple(int(part) for part in parts)
-    if len(steps) > MAX_STEPS:
-        raise ValueError(f"steps={text} has {len(steps)} steps: at most {MAX_STEPS} are allowed")
-    # services.yaml demands the same of every strategy's steps, so the release could not use them.
-    if any(later <= earlier for earlier, later in pairwise(steps)):
-        raise ValueError(f"steps={text} must increase from step to step, e.g. 10,50,100")
-    return steps
-
-
-def _show_steps(steps: tuple[int, ...]) -> str:
-    return ",".join(map(str, steps))
-
-
-def _window(text: str) -> timedelta:
-    try:
-        window = parse_duration(text)
-    except (ValueError, OverflowError):
-        raise ValueError(f"window={text} is not a duration: use e.g. 10m, 1h30m") from None
-    if window > MAX_WINDOW:
-        raise ValueError(f"window={text} is too long: at most {format_duration(MAX_WINDOW)}")
-    return window
-
-
 def _revision(text: str) -> int:
     if not (text.isascii() and text.isdigit() and int(text) > 0):
         raise ValueError(f"undo's revision must be a whole number above 0 (got {text!r})")
@@ -153,8 +122,8 @@ _SPECS: dict[str, _Spec] = {
             options=(
                 _Param(name="image", form="IMG", parse=_image, required=True),
                 _Param(name="strategy", form="KIND", parse=_strategy),
-                _Param(name="steps", form="10,50,100", parse=_steps, show=_show_steps),
-                _Param(name="window", form="10m", parse=_window, show=format_duration),
+                _Param(name="steps", form="10,50,100", parse=parse_steps, show=format_steps),
+                _Param(name="window", form="10m", parse=parse_window, show=format_duration),
             ),
             details=(
                 "IMG is pinned: a tag other than latest, or a digest. "
@@ -204,12 +173,14 @@ def _form(spec: _Spec) -> str:
     return " ".join(words)
 
 
+@lru_cache(maxsize=256)  # on the ack's path for every malformed command
 def usage(action: str) -> str:
     """One line, `/canary …` form and what it does, for `action`; every command's if unknown."""
     spec = _SPECS.get(action.casefold())
     return f"`{_form(spec)}` — {spec.summary}" if spec else help_text()
 
 
+@lru_cache(maxsize=256)
 def help_text(topic: str | None = None) -> str:
     """Every command a line (mrkdwn, code in backticks), or one command's form and details."""
     spec = _SPECS.get((topic or "").casefold())
@@ -336,7 +307,7 @@ def _unknown_service(words: list[str], services: Collection[str]) -> CommandErro
     word, names = words[0].casefold(), sorted(services)
     form = usage(words[1]) if len(words) > 1 else help_text()
     close = _closest(word, names)
-    actions = _closest(word, _SPECS)
+    actions = [] if close else _closest(word, _SPECS)
     if close:
         message = f"unknown service {word!r}: did you mean {_either(close)}?"
         return CommandError(message=message, usage=form)

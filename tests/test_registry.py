@@ -495,6 +495,9 @@ def test_a_services_plan_carries_its_release_policy_to_the_machine() -> None:
         approval_deadline=timedelta(minutes=30),
         on_deadline=DeadlineAction.HOLD,
         allow_self_approval=False,
+        step_values=(1,),
     )
     myapp = registry.get("myapp").plan()  # istio, weights 10 → 50 → 100, asked at every step
     assert (myapp.steps, myapp.gate, myapp.on_deadline) == (3, Gate.EVERY_STEP, DeadlineAction.UNDO)
+    assert myapp.step_values == (10, 50, 100)
+    assert registry.get("hexo-blog").plan().step_values == ()  # blue-green switches once

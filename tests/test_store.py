@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 from multiprocessing import get_context
 
 import redis
 
 from bot import keys
-from bot.release import AuditEntry, Event, EventKind, Phase, Release
+from bot.release import AuditEntry, Event, EventKind, Phase, PlanOverrides, Release
 from bot.store import Committed, Conflict, ReleaseStore
 from bot.transitions import Applied, Refused, apply_event, start_release
 from tests.factories import ALICE, BOB, CAROL, T0, WINDOW, plan, release
@@ -256,3 +258,24 @@ def test_audit_records_who_what_when_from_which_door_and_why(store: ReleaseStore
 def test_the_release_record_round_trips_through_redis(store: ReleaseStore) -> None:
     r = started(store, plan=plan(steps=3, windows_per_step=2))
     assert store.get(r.id) == r
+
+
+def test_a_release_keeps_its_overrides_through_redis(store: ReleaseStore) -> None:
+    overrides = PlanOverrides(steps=(10, 50), window=timedelta(minutes=5))
+    r = started(store, plan=plan(steps=2, step_values=(10, 50)), overrides=overrides)
+    stored = store.get(r.id)
+    assert stored is not None
+    assert (stored.overrides, stored.plan.step_values) == (overrides, (10, 50))
+
+
+def test_a_release_stored_before_overrides_existed_loads_without_any(
+    store: ReleaseStore, redis_client: redis.Redis
+) -> None:
+    r = started(store)
+    record = json.loads(str(redis_client.get(keys.release(r.id))))
+    # What the store wrote before releases kept overrides and their plans copied step values.
+    del record["overrides"], record["plan"]["step_values"]
+    redis_client.set(keys.release(r.id), json.dumps(record))
+    old = store.get(r.id)
+    assert old is not None
+    assert (old.overrides, old.plan.step_values) == (PlanOverrides(), ())

@@ -689,3 +689,13 @@ def test_every_builder_stays_within_block_kit_limits_with_absurd_inputs(
 @pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
 def test_clipped_text_ends_in_an_ellipsis(build: Callable[[], Message]) -> None:
     assert "…" in shown(build()) + build().text
+
+
+@pytest.mark.parametrize(
+    "text", ["plain", ":warning: unknown service 'x' &amp; more", "*b* `c`\n" * 600, ""]
+)
+def test_the_acks_plain_section_is_what_slack_sdks_models_build(text: str) -> None:
+    from handlers.render import mrkdwn_section, section
+
+    if text:
+        assert mrkdwn_section(text) == section(text).to_dict()

@@ -9,12 +9,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.engine import Engine, EngineHooks
 from bot.registry import parse_registry
 from bot.rollout_strategies import ClusterPool, strategy_for
 from bot.service_spec import ServiceSpec
@@ -99,16 +99,31 @@ def sim(tmp_path: Path) -> Iterator[SimCluster]:
 
 @pytest.fixture
 def engine_for(sim: SimCluster, store: ReleaseStore) -> Callable[..., Engine]:
-    """An in-process engine on the simulator and the test Redis, for the given scenarios."""
+    """An in-process engine on the simulator and the test Redis, for the given scenarios.
 
-    def build(*scenarios: Scenario, timeout: timedelta = timedelta(seconds=30)) -> Engine:
+    `other_store` replaces the test's store (a second one, as another bot process has).
+    """
+
+    def build(
+        *scenarios: Scenario,
+        timeout: timedelta = timedelta(seconds=30),
+        clock: Callable[[], datetime] = utc_now,
+        hooks: EngineHooks | None = None,
+        other_store: ReleaseStore | None = None,
+    ) -> Engine:
         registry = parse_registry(services_yaml(*scenarios))
         pool = ClusterPool(kubeconfig=str(sim.kubeconfig))
 
         def strategies(spec: ServiceSpec) -> ReleaseStrategy:
             return strategy_for(spec, pool.for_context(spec.context), timeout=timeout)
 
-        return Engine(store=store, registry=registry, strategies=strategies, clock=utc_now)
+        return Engine(
+            store=other_store or store,
+            registry=registry,
+            strategies=strategies,
+            clock=clock,
+            hooks=hooks,
+        )
 
     return build
 

@@ -14,9 +14,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from bot.app import Bot, build_bot, serve
 from bot.release import Phase, Release
 from bot.settings import load_settings
 from bot.store import ReleaseStore
-from sim.store import DEPLOYMENTS
+from bot.work_queue import WorkQueue
+from sim.store import DEPLOYMENTS, NotFoundError
 from tests.k8s.conftest import SimCluster, start_sim
 from tests.k8s.scenarios import OLD, deployment, service
 from tests.servers import RedisServer, free_port, wait_until
@@ -102,7 +103,12 @@ class FrontDoor:
     cluster: SimCluster
     store: ReleaseStore
     errors: _Errors
-    jobs: list[Future[Any]] = field(default_factory=list)  # work handed to the bot's workers
+    queue: WorkQueue  # the work the front door queued for the bot's worker
+
+    @property
+    def jobs(self) -> int:
+        """How many requests the front door has queued for the worker since the test began."""
+        return self.queue.done() + self.queue.waiting() + self.queue.held()
 
     def command(self, text: str, user: SlackUser = ALICE, **sent: Any) -> Reply:
         """`/canary text` typed by `user`, signed; `sent` goes to post_signed."""
@@ -111,9 +117,9 @@ class FrontDoor:
         )
 
     def settle(self, jobs: int, *, timeout_s: float = 20) -> None:
-        """Wait until `jobs` pieces of work have been handed to the workers and all are done."""
+        """Wait until `jobs` requests have been queued for the worker and all are done."""
         wait_until(
-            lambda: len(self.jobs) >= jobs and all(job.done() for job in self.jobs),
+            lambda: self.queue.done() >= jobs and self.queue.waiting() + self.queue.held() == 0,
             timeout_s=timeout_s,
             what=f"{jobs} jobs of the bot's workers",
         )
@@ -170,7 +176,7 @@ def serving(
 ) -> Iterator[FrontDoor]:
     """The product in HTTP mode, configured through its environment; stopped when done.
 
-    Every job the front door hands to its workers is tracked, so a test can wait until the
+    The worker runs in the bot's process, and the queue's counts let a test wait until the
     bot has finished what it acknowledged.
     """
     config = tmp_path / "services.yaml"
@@ -189,21 +195,14 @@ def serving(
         "KUBECONFIG": str(cluster.kubeconfig),
         "CANARYBOT_CONFIG": str(config),
         "CANARYBOT_ROLLOUT_TIMEOUT": "30s",
+        "CANARYBOT_WORK_MODE": "thread",  # the worker in this process, where its log is seen
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     errors = _Errors()
     logging.getLogger().addHandler(errors)
     bot = build_bot(load_settings(), pacing_s=0)
-    jobs: list[Future[Any]] = []
-    submit = bot.workers.submit
-
-    def tracked(work: Callable[[], None]) -> Future[Any]:
-        job = submit(work)
-        jobs.append(job)
-        return job
-
-    monkeypatch.setattr(bot.workers, "submit", tracked)
+    queue = bot.front.queue
     stop = threading.Event()
     failed: list[BaseException] = []
 
@@ -220,13 +219,12 @@ def serving(
     try:
         wait_until(lambda: bool(failed) or _listening(port), timeout_s=10, what="the bot")
         assert not failed, f"the bot did not start: {failed[0]!r}"
-        yield FrontDoor(bot, url, slack, cluster, ReleaseStore(client), errors, jobs)
+        yield FrontDoor(bot, url, slack, cluster, ReleaseStore(client), errors, queue)
     finally:
         # What was acknowledged finishes before the bot and the servers around it stop.
-        wait_until(lambda: all(job.done() for job in jobs), timeout_s=30, what="the workers")
+        wait_until(lambda: queue.waiting() + queue.held() == 0, timeout_s=30, what="the worker")
         stop.set()
-        thread.join(timeout=15)
-        bot.workers.shutdown(wait=True)
+        thread.join(timeout=45)
         client.close()
         logging.getLogger().removeHandler(errors)
     assert not thread.is_alive(), "the bot did not stop"
@@ -311,14 +309,14 @@ def test_a_request_signed_with_another_secret_is_rejected_with_401(
     reply = post_signed(front_door.url, body, "someone-elses-secret")
 
     assert reply.status == 401
-    assert front_door.jobs == []
+    assert front_door.jobs == 0
 
 
 def test_a_timestamp_six_minutes_old_is_rejected_with_401(front_door: FrontDoor) -> None:
     reply = front_door.command("list", timestamp=int(time.time()) - 6 * 60)
 
     assert reply.status == 401
-    assert front_door.jobs == []  # nothing was run for it
+    assert front_door.jobs == 0  # nothing was run for it
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -354,7 +352,7 @@ def test_a_malformed_command_is_explained_in_the_ack_for_the_asker_only(
     assert explained in answer["text"]
     assert "Usage" in json.dumps(answer["blocks"])
     assert answer.get("response_type", "ephemeral") == "ephemeral"
-    assert front_door.jobs == []  # nothing was started
+    assert front_door.jobs == 0  # nothing was started
     assert front_door.store.live_release("fop-gate") is None
     assert front_door.logged_errors() == []
 
@@ -392,8 +390,8 @@ _COMMAND_TEXT = st.one_of(
 @example(text="fop-gate promote")
 @example(text="list")
 def test_any_command_text_gets_a_reply_and_raises_nothing(front_door: FrontDoor, text: str) -> None:
-    user = SlackUser(f"U0FUZZ{len(front_door.jobs)}{time.monotonic_ns() % 10**6}", "fuzz")
-    jobs = len(front_door.jobs)
+    user = SlackUser(f"U0FUZZ{front_door.jobs}{time.monotonic_ns() % 10**6}", "fuzz")
+    jobs = front_door.jobs
 
     reply = front_door.command(text, user)
 
@@ -440,3 +438,32 @@ def test_start_is_acked_at_once_then_the_card_and_its_thread_follow_the_release(
     assert _image(front_door.cluster, "fop-gate-canary") == NEW
     assert front_door.stable_image() == OLD
     assert front_door.logged_errors() == []
+
+
+def test_start_with_its_own_steps_and_window_runs_the_release_by_them(
+    front_door: FrontDoor,
+) -> None:
+    slack = front_door.slack
+
+    reply = front_door.command(f"fop-gate start image={NEW} steps=2 window=1h")
+
+    assert (reply.status, reply.body) == (200, b"")
+    slack.wait_for("chat.postMessage", lambda call: call.text == "fop-gate: observing")
+    front_door.settle(1)
+    release = front_door.live()
+    assert release.plan.step_values == (2,)  # services.yaml says [1]
+    assert release.plan.window == timedelta(hours=1)
+    assert _replicas(front_door.cluster, "fop-gate-canary") == 2
+    card = slack.calls("chat.update")[-1]
+    assert card.shows("started with `steps=2 window=1h`")
+    assert card.shows("(2 canary pods)")
+    assert front_door.logged_errors() == []
+
+
+def _replicas(cluster: SimCluster, name: str) -> int | None:
+    """The Deployment's desired replicas; None if it does not exist."""
+    try:
+        obj = cluster.server.store.get(DEPLOYMENTS, "shop", name)
+    except NotFoundError:
+        return None
+    return int(obj["spec"]["replicas"])

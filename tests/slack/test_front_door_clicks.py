@@ -250,7 +250,7 @@ def test_promote_clicks_by_the_requester_or_a_non_approver_are_refused_audited_a
     request = awaiting_approval(door)
     before = release(door, request.release_id)
     door.cluster.server.clear_requests()
-    jobs = len(door.jobs)
+    jobs = door.jobs
 
     replies = [request.click(user) for user in REFUSED]
 
@@ -325,7 +325,7 @@ def _promoted_once(door: FrontDoor, request: ApprovalRequest) -> None:
 def test_a_double_click_promotes_once(door: FrontDoor) -> None:
     request = awaiting_approval(door)
     door.cluster.server.clear_requests()
-    jobs = len(door.jobs)
+    jobs = door.jobs
     bodies = [request.click_body(DAVE, ApprovalAction.PROMOTE) for _ in range(2)]
     replies: list[Reply] = []
     clicks = [threading.Thread(target=lambda b=b: replies.append(post(door, b))) for b in bodies]
@@ -347,7 +347,7 @@ def test_a_double_click_promotes_once(door: FrontDoor) -> None:
 def test_a_click_delivered_twice_promotes_once(door: FrontDoor) -> None:
     request = awaiting_approval(door)
     door.cluster.server.clear_requests()
-    jobs = len(door.jobs)
+    jobs = door.jobs
     body = request.click_body(DAVE, ApprovalAction.PROMOTE)
 
     first = post(door, body)
@@ -375,7 +375,7 @@ def test_a_click_on_an_old_steps_request_cannot_act_on_the_newer_step(door: Fron
         what="step 2 of fop-ramp",
     )
     moved_on = release(door, first.release_id)
-    jobs = len(door.jobs)
+    jobs = door.jobs
 
     first.click(BOB, ApprovalAction.PROMOTE)  # an approver, on the step-1 message
     first.click(ALICE, ApprovalAction.UNDO)  # the requester may undo, but not from here
@@ -403,7 +403,7 @@ def test_a_click_on_a_finished_releases_request_cannot_act_on_the_next_release(
     second = awaiting_approval(door)
     waiting = release(door, second.release_id)
     door.cluster.server.clear_requests()
-    jobs = len(door.jobs)
+    jobs = door.jobs
 
     first.click(DAVE)  # Promote on the first release's request, same step as the second's
 
