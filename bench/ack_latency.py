@@ -476,8 +476,20 @@ def header(*, requests: int, concurrency: int) -> list[str]:
         "latency: send to full response (perf_counter), nearest-rank percentiles; CPU: the "
         "app's processes (ours: front door and worker), its work after the ack included",
         "both apps run Bolt with process_before_response=True (the listener answers in the "
-        "request's thread); ours then queues the work in Redis for its worker process",
+        "request's thread); ours hands the work to its outbox, which queues it in Redis for "
+        "its worker process",
+        _placement(),
     ]
+
+
+def _placement() -> str:
+    if not APP_CPUS:
+        return "one CPU: nothing pinned"
+    return (
+        f"each app, its worker included, pinned to CPU {min(APP_CPUS)}; the clients on "
+        f"{', '.join(map(str, sorted(LOAD_CPUS)))}; Redis and the Web API, which stand in for "
+        "servers elsewhere, at idle priority"
+    )
 
 
 def table(outcome: Outcome) -> list[str]:

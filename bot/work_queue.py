@@ -26,7 +26,7 @@ from bot import keys
 
 log = logging.getLogger(__name__)
 
-GATHER_S = 0.002  # how long the outbox lets requests gather before one LPUSH sends them all
+GATHER_S = 0.01  # how long the outbox lets requests gather before one LPUSH sends them all
 # Taken jobs of a worker whose heartbeat is older than this go back on the queue.
 HEARTBEAT_TTL_S = 30
 
