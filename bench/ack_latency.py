@@ -276,9 +276,9 @@ def _cpu_s(pid: int) -> float:
 def _far_away(pid: int) -> None:
     """Give `pid` (0: this process) only CPU time nothing else wants: it stands in for a
     service that runs on other machines, and must not slow the load or the apps here."""
-    os.setpriority(os.PRIO_PROCESS, pid, 19)
-    with suppress(AttributeError, OSError):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    from bot.worker_process import yield_cpu
+
+    yield_cpu(19, pid)
 
 
 def environment(*, api_port: int, redis_url: str, secret: str, tmp: Path) -> dict[str, str]:

@@ -8,19 +8,20 @@ as a traceback: 0 means success, 2 a problem with the configuration or the comma
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import TextIO, TypeAlias
+from typing import TextIO, TypeAlias, TypeVar
 
 from bot.cli_measure import add_measure
 from bot.cli_release import add_release
 from bot.registry import RegistryError, load_registry
 from bot.settings import SettingsError, load_settings
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_CONFIG = 2  # bad settings or services file; argparse uses 2 for usage errors as well
@@ -95,13 +96,8 @@ def run_serve(args: argparse.Namespace) -> int:
     """``canarybot serve``: run until SIGINT/SIGTERM; 2 for bad settings or services."""
     from bot.app import build_bot, serve  # the Slack SDK loads only for this command
 
-    try:
-        bot = build_bot(load_settings(), registry_path=args.config)
-    except SettingsError as err:
-        _print_lines(err.lines, file=sys.stderr)
-        return EXIT_CONFIG
-    except RegistryError as err:
-        _print_lines(map(str, err.problems), file=sys.stderr)
+    bot = _configured(lambda: build_bot(load_settings(), registry_path=args.config))
+    if bot is None:
         return EXIT_CONFIG
     _log_to_stderr()
     serve(bot, stop=_stop_on_signals())
@@ -123,26 +119,32 @@ def _add_work(subcommands: Subcommands) -> None:
 def run_work(args: argparse.Namespace) -> int:
     """``canarybot work``: run until SIGINT/SIGTERM (or its parent `serve` is gone)."""
     from bot.app import build_back  # the Slack SDK loads only for this command
-    from bot.worker_process import PARENT_VARIABLE
+    from bot.worker_process import PARENT_VARIABLE, yield_cpu
 
-    try:
-        settings = load_settings()
-        back = build_back(settings, registry_path=args.config)
-    except SettingsError as err:
-        _print_lines(err.lines, file=sys.stderr)
+    back = _configured(lambda: build_back(load_settings(), registry_path=args.config))
+    if back is None:
         return EXIT_CONFIG
-    except RegistryError as err:
-        _print_lines(map(str, err.problems), file=sys.stderr)
-        return EXIT_CONFIG
+    settings = back.settings
     _log_to_stderr()
     stop = _stop_on_signals()
     parent = os.environ.get(PARENT_VARIABLE)
     if parent is not None:
         # Started by `serve`: yield the CPU to its front door, and stop when it is gone.
-        _yield_cpu(settings.work.nice)
+        yield_cpu(settings.work.nice)
         threading.Thread(target=_stop_when_orphaned, args=(int(parent), stop), daemon=True).start()
     back.run(stop)
     return EXIT_OK
+
+
+def _configured(build: Callable[[], T]) -> T | None:
+    """What `build` makes from the settings and services; None, each problem printed, if bad."""
+    try:
+        return build()
+    except SettingsError as err:
+        _print_lines(err.lines, file=sys.stderr)
+    except RegistryError as err:
+        _print_lines(map(str, err.problems), file=sys.stderr)
+    return None
 
 
 def _log_to_stderr() -> None:
@@ -157,14 +159,6 @@ def _stop_on_signals() -> threading.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     return stop
-
-
-def _yield_cpu(nice: int) -> None:
-    """Lower this process's CPU priority; at 19, run only when a CPU would otherwise idle."""
-    os.nice(nice)
-    if nice >= 19 and hasattr(os, "SCHED_IDLE"):  # Linux: SCHED_IDLE, below any nice level
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _stop_when_orphaned(parent: int, stop: threading.Event) -> None:

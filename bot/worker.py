@@ -56,9 +56,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Take and run jobs until `stop` is set; then let running jobs finish, and leave."""
-        self._queue.beat(self.name, ttl_s=self._ttl_s)
-        if moved := self._queue.recover():
-            log.warning("put %d jobs of stopped workers back on the queue", moved)
+        self._beat_once()
         beating = threading.Thread(target=self._beat, args=(stop,), daemon=True)
         beating.start()
         slots = threading.BoundedSemaphore(self._threads)
@@ -118,8 +116,12 @@ class Worker:
     def _beat(self, stop: threading.Event) -> None:
         while not stop.wait(self._ttl_s / 3):
             try:
-                self._queue.beat(self.name, ttl_s=self._ttl_s)
-                if moved := self._queue.recover():
-                    log.warning("put %d jobs of stopped workers back on the queue", moved)
+                self._beat_once()
             except Exception as err:
                 log.error("worker heartbeat failed: %s", err)
+
+    def _beat_once(self) -> None:
+        """Say this worker is alive, and take back the jobs of workers that are not."""
+        self._queue.beat(self.name, ttl_s=self._ttl_s)
+        if moved := self._queue.recover():
+            log.warning("put %d jobs of stopped workers back on the queue", moved)

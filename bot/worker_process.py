@@ -8,6 +8,7 @@ the parent goes away, so a killed `serve` leaves no worker behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -22,6 +23,15 @@ PARENT_VARIABLE = "CANARYBOT_WORK_PARENT"  # the child stops when this pid is no
 MAX_BACKOFF_S = 30.0
 EXIT_CONFIG = 2  # `canarybot work` found bad settings or services (bot.cli.EXIT_CONFIG)
 HEALTHY_S = 60.0  # a child that ran this long before exiting starts again after 1 s
+
+
+def yield_cpu(nice: int, pid: int = 0) -> None:
+    """Lower a process's CPU priority (0: this one); at 19 it runs only on CPU time nothing
+    else wants (Linux's SCHED_IDLE, below any nice level)."""
+    os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + nice)
+    if nice >= 19 and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 class WorkerProcess:

@@ -24,7 +24,7 @@ from bot.work_queue import Job, Outbox
 from handlers.commands import CommandError, Help
 from handlers.grammar import help_text, parse_command
 from handlers.render import ApprovalAction, command_error, help_message, refusal
-from handlers.work import click_job, command_job
+from handlers.work import click_job, command_job, replier_for
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,8 @@ def tell_lost(client: WebClient) -> Callable[[Job, str], None]:
     """What the outbox calls for a request it could not queue: the asker hears of it."""
 
     def lost(job: Job, why: str) -> None:
-        asked = job.payload
-        text = str(asked.get("text") or asked.get("action_id") or "request")
-        client.chat_postEphemeral(
-            channel=str(asked.get("channel_id") or ""),
-            user=str(asked.get("user_id") or ""),
-            thread_ts=asked.get("thread_ts") or None,
-            **refusal(f"`{text}` was not carried out: {why}; try again").payload(),
-        )
+        asked = str(job.payload.get("text") or job.payload.get("action_id") or "request")
+        replier_for(client, job).send(refusal(f"`{asked}` was not carried out: {why}; try again"))
 
     return lost
 

@@ -118,7 +118,7 @@ class SlackWork:
     def expired(self, job: Job) -> None:
         """Tell the asker their request waited too long for a worker and was not carried out."""
         at = datetime.fromtimestamp(job.queued_at, self.tz)
-        self._replier(job).send(
+        replier_for(self.client, job).send(
             refusal(
                 f"your request from {at:%H:%M:%S} waited too long for a worker and was not "
                 "carried out; check the release's state, then ask again"
@@ -129,7 +129,7 @@ class SlackWork:
 
     def run_command(self, job: Job) -> None:
         """A queued `/canary` command; failures are told to the asker."""
-        reply = self._replier(job)
+        reply = replier_for(self.client, job)
         with _answering(reply):
             self._command(job, reply)
 
@@ -193,7 +193,7 @@ class SlackWork:
 
     def run_click(self, job: Job) -> None:
         """A queued button click; failures are told to whoever clicked."""
-        reply = self._replier(job)
+        reply = replier_for(self.client, job)
         with _answering(reply):
             self._click(job, reply)
 
@@ -265,15 +265,6 @@ class SlackWork:
         _report(outcome, reply)
         return outcome
 
-    def _replier(self, job: Job) -> _Replier:
-        thread_ts = job.payload.get("thread_ts") or None
-        return _Replier(
-            self.client,
-            channel=job.payload["channel_id"],
-            user=job.payload["user_id"],
-            thread_ts=thread_ts,
-        )
-
 
 def _report(outcome: Outcome, reply: _Replier) -> None:
     # An applied outcome needs no answer: the engine's progress hook updated the card.
@@ -289,6 +280,16 @@ def _answering(reply: _Replier) -> Iterator[None]:
     except Exception as err:
         log.error("a Slack request failed: %s", err, exc_info=not from_outside(err))
         reply.send(refusal(f"something went wrong: {err}"))
+
+
+def replier_for(client: WebClient, job: Job) -> _Replier:
+    """Who asked for `job`, where: a click is answered in its release's thread."""
+    return _Replier(
+        client,
+        channel=str(job.payload.get("channel_id") or ""),
+        user=str(job.payload.get("user_id") or ""),
+        thread_ts=job.payload.get("thread_ts") or None,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
+
+from sim.served import ServedInThread
 
 TRACKS = ("stable", "canary")
 CODES = ("200", "404", "500")
@@ -80,8 +81,10 @@ def _fraction(share: float) -> Fraction:
     return Fraction(share).limit_denominator(1_000_000)
 
 
-class TrafficApp:
+class TrafficApp(ServedInThread):
     """The app on 127.0.0.1 (port 0: a free port); a context manager that starts and stops it."""
+
+    thread_name = "traffic"
 
     def __init__(self, services: Iterable[tuple[str, str]] = (), *, port: int = 0) -> None:
         """A stopped app serving ``(namespace, service)`` pairs; more can be added later."""
@@ -104,39 +107,8 @@ class TrafficApp:
         self._http = _HttpServer(("127.0.0.1", port), self)
         self.port = int(self._http.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
         for namespace, service in services:
             self.add_service(namespace, service)
-
-    def start(self) -> TrafficApp:
-        """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"traffic-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._thread is not None:
-            self._http.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._http.server_close()
-
-    def __enter__(self) -> TrafficApp:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def add_service(self, namespace: str, service: str) -> None:
         """Serve a service's two tracks; adding one twice changes nothing."""

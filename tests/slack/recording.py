@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
+
+from sim.served import ServedInThread
 
 TEAM_ID = "T0CANARY1"
 BOT_USER_ID = "U0CANARYB"
@@ -66,11 +67,13 @@ class ApiCall:
         return words in self.text or words in json.dumps(self.blocks, ensure_ascii=False)
 
 
-class RecordingSlackApi:
+class RecordingSlackApi(ServedInThread):
     """The Web API on 127.0.0.1 (a free port), answering as Slack does and recording each call.
 
     A context manager that starts and stops it. Methods it does not know answer ``ok``.
     """
+
+    thread_name = "slack-api"
 
     def __init__(self, *, group_members: Mapping[str, Iterable[str]] | None = None) -> None:
         """A stopped server; `group_members` is what ``usergroups.users.list`` answers per group."""
@@ -85,39 +88,6 @@ class RecordingSlackApi:
         self._http = _HttpServer(("127.0.0.1", 0), self)
         self.port = int(self._http.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}/api/"  # SLACK_API_URL: methods join onto it
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> RecordingSlackApi:
-        """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"slack-api-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._thread is not None:
-            self._http.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._http.server_close()
-
-    def __enter__(self) -> RecordingSlackApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- what tests set -------------------------------------------------------------------------
 
