@@ -7,7 +7,6 @@ file, each one line: ``FILE: <service>.<field>: <message>``. Each service is val
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from bot.close_names import close_names
 from bot.service_spec import ServiceSpec
 from bot.settings import describe_error
 from bot.strategy_specs import StrategyKind, check_dns_label
@@ -79,7 +79,7 @@ class Registry:
         try:
             return self._services[name]
         except KeyError:
-            close = difflib.get_close_matches(name.lower(), list(self._services), n=3)
+            close = close_names(name.lower(), self._services)
             raise UnknownService(name, close) from None
 
     def __contains__(self, name: object) -> bool:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any
 
+from bot.close_names import close_names
 from bot.durations import format_duration
 from bot.images import parse_image
 from bot.overrides import format_steps, parse_steps, parse_window
@@ -81,7 +81,7 @@ def _either(names: list[str]) -> str:
 def _closest(word: str, choices: Collection[str]) -> list[str]:
     # Typing the start of a name ("canary", "fop") is as common as a typo in it.
     starts = sorted(choice for choice in choices if choice.startswith(word))
-    return starts[:3] or get_close_matches(word, list(choices), n=3)
+    return starts[:3] or close_names(word, choices)
 
 
 def _hint(word: str, choices: Collection[str], otherwise: str) -> str:
