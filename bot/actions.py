@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.release import Actor
+
 
 @dataclass(frozen=True)
 class DeployStep:
@@ -63,6 +65,21 @@ class Notify:
 
     text: str
     alert: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedRelease:
+    """A release someone scheduled (`/canary SERVICE schedule 02:00 image=…`): started at `at`.
+
+    `id` is fixed for the service and time (f"{service}:{int(at.timestamp())}"), so asking
+    twice for the same moment plans one release.
+    """
+
+    service: str
+    image: str
+    at: datetime
+    requested_by: Actor
+    id: str
 
 
 Action = (

@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from slack_bolt import App
@@ -24,15 +25,18 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.actions import OpenWindow, RequestApproval
+from bot.actions import OpenWindow, PlannedRelease, RequestApproval
+from bot.candidates import CandidateStore
 from bot.engine import Engine, EngineHooks
+from bot.http_api import CandidatesApi, not_found, with_api
+from bot.leader import LeaderLease
 from bot.metrics import PrometheusMetrics
 from bot.registry import Registry, load_registry
 from bot.release import Release
-from bot.scheduler import WindowScheduler
+from bot.scheduler import EngineWork, ReleaseScheduler
 from bot.settings import Settings, SlackMode, WorkMode
 from bot.windows import WindowJudge
-from bot.wiring import build_engine
+from bot.wiring import build_engine, utc_now
 from bot.work_queue import Outbox, WorkQueue
 from bot.worker import Worker
 from bot.worker_process import WorkerProcess
@@ -41,6 +45,11 @@ from handlers.listeners import SlackFrontDoor, tell_lost
 from handlers.notifier import SlackNotifier
 from handlers.threads import ChannelPacer, ReleaseThreads
 from handlers.work import SlackWork
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
+
+    from waitress.server import BaseWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +76,15 @@ class Back:
 
     settings: Settings
     engine: Engine
-    scheduler: WindowScheduler
+    scheduler: ReleaseScheduler
     worker: Worker
     metrics: PrometheusMetrics
     redis: redis.Redis
 
     def run(self, stop: threading.Event) -> None:
-        """Judge windows (those open since before a restart too) and take jobs until `stop`."""
-        self.scheduler.start(self.engine.live())
+        """Take jobs until `stop`; meanwhile compete for the scheduler's lease, and while this
+        replica holds it, judge windows and act on deadlines (those due before a restart too)."""
+        self.scheduler.start(stop)
         try:
             self.worker.run(stop)
         finally:
@@ -156,21 +166,19 @@ def build_back(
     metrics = PrometheusMetrics(
         settings.prometheus.url, timeout_seconds=settings.prometheus.timeout_seconds
     )
-    engine_box: list[Engine] = []  # the scheduler wakes the engine built just below
-
-    def wake(release_id: str, step: int, index: int) -> None:
-        engine_box[0].close_window(release_id, step=step, index=index)
-
-    scheduler = WindowScheduler(wake)
+    scheduler_box: list[ReleaseScheduler] = []  # wakes the engine built just below
 
     def schedule(release: Release, action: OpenWindow | RequestApproval) -> None:
-        if isinstance(action, OpenWindow):
-            scheduler.schedule(release, action)
-        else:
-            notifier.schedule(release, action)
+        scheduler_box[0].schedule(release, action)
+        notifier.schedule(release, action)
+
+    def plan_release(planned: PlannedRelease) -> None:
+        scheduler_box[0].plan(planned)
 
     hooks = EngineHooks(
         schedule=schedule,
+        plan_release=plan_release,
+        announce=notifier.announce,
         notify=notifier.notify,
         progress=[notifier.progress],
         window_report=notifier.window_report,
@@ -178,7 +186,19 @@ def build_back(
     engine = build_engine(
         settings, registry_path=registry_path, hooks=hooks, windows=WindowJudge(metrics)
     )
-    engine_box.append(engine)
+    timing = settings.timing
+    scheduler_box.append(
+        ReleaseScheduler(
+            redis_url=settings.redis.url,
+            work=EngineWork(engine),
+            registry=registry,
+            lease=LeaderLease(redis_client, ttl_s=timing.leader_lease_ttl.total_seconds()),
+            interval_s=timing.scheduler_interval.total_seconds(),
+            threads=timing.scheduler_threads,
+            live=engine.live,
+        )
+    )
+    scheduler = scheduler_box[0]
     work = SlackWork(
         engine=engine, registry=registry, client=client, directory=GroupDirectory(client)
     )
@@ -237,27 +257,60 @@ def serve(bot: Bot, *, stop: threading.Event | None = None) -> None:
 
 def _serve_socket(bot: Bot, stop: threading.Event) -> None:
     app_token = bot.settings.require_slack().app_token
+    # Slack needs no inbound port here; pipelines do, for the API, once it has a token.
+    api = None
+    if bot.settings.api.token is not None:
+        api = _http_server(with_api(_candidates_api(bot), not_found), bot.settings, "the API")
     handler = SocketModeHandler(bot.app, app_token, web_client=bot.app.client)
     # slack_bolt leaves connect() and close() unannotated.
     handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack in Socket Mode")
+    api_thread = None
+    if api is not None:
+        api_thread = threading.Thread(
+            target=_run_http, args=(api, stop), name="canarybot-api", daemon=True
+        )
+        api_thread.start()
     try:
         stop.wait()
     finally:
         handler.close()  # type: ignore[no-untyped-call]
+        if api_thread is not None:
+            api_thread.join(timeout=10)
 
 
 def _serve_http(bot: Bot, stop: threading.Event) -> None:
-    from waitress.server import create_server  # only HTTP mode needs it
+    # /slack/events stays Bolt's; /api/… is the pipelines' API.
+    app = with_api(_candidates_api(bot), SlackRequestHandler(bot.app))
+    _run_http(_http_server(app, bot.settings, "Slack and the API"), stop)
 
-    slack = bot.settings.slack
-    server = create_server(
-        SlackRequestHandler(bot.app),
-        host=slack.http_host,
-        port=slack.http_port,
-        threads=16,
+
+def _candidates_api(bot: Bot) -> CandidatesApi:
+    """`POST /api/candidates` on the front's Redis; it answers 503 without a token."""
+    registry = _registry(bot.settings, bot.registry_path)
+    token = bot.settings.api.token
+    return CandidatesApi(
+        CandidateStore(bot.front.redis, registry),
+        registry,
+        token=token.get_secret_value() if token is not None else None,
+        clock=utc_now,
     )
-    log.info("listening for Slack on http://%s:%s", slack.http_host, slack.http_port)
+
+
+def _http_server(app: WSGIApplication, settings: Settings, what: str) -> BaseWSGIServer:
+    """A waitress server for `app`, bound now (so a port in use fails at start-up)."""
+    from waitress.server import create_server  # only a bot with an HTTP listener needs it
+
+    slack = settings.slack
+    server: BaseWSGIServer = create_server(
+        app, host=slack.http_host, port=slack.http_port, threads=16
+    )
+    log.info("listening for %s on http://%s:%s", what, slack.http_host, slack.http_port)
+    return server
+
+
+def _run_http(server: BaseWSGIServer, stop: threading.Event) -> None:
+    """Serve until `stop` is set."""
     watcher = threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True)
     watcher.start()
     try:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TextIO, TypeAlias, TypeVar
 
 from bot.cli_measure import add_measure
+from bot.cli_plans import add_plans
 from bot.cli_release import add_release
 from bot.registry import RegistryError, load_registry
 from bot.settings import SettingsError, load_settings
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(metavar="COMMAND", required=True)
     _add_check_config(subcommands)
     add_release(subcommands)
+    add_plans(subcommands)
     add_measure(subcommands)
     _add_serve(subcommands)
     _add_work(subcommands)

@@ -1,9 +1,14 @@
 """`canarybot release …`: the command-line front door to the engine.
 
     canarybot release list
-    canarybot release SERVICE start --image IMG [--steps 10,50,100] [--window 10m]
-    canarybot release SERVICE status | pause | resume | promote | history
+    canarybot release SERVICE start --image IMG [--steps 10,50,100] [--window 10m] [--force]
+    canarybot release SERVICE status | pause | resume | history
+    canarybot release SERVICE promote [--force]
     canarybot release SERVICE undo [--to-revision N]
+
+During a freeze, start and promote are refused unless --force is given: whoever runs the CLI
+holds the bot's own credentials, so counts as an admin. A forced step is audited with the
+freeze and announced in the release's thread.
 
 Exit status: 0 done; 1 the release or the cluster failed; 2 bad input (unknown service, bad
 image, bad command line, bad configuration); 3 refused (no live release, not permitted, the
@@ -28,7 +33,7 @@ from bot.registry import RegistryError, UnknownService
 from bot.release import Actor, Door, EventKind, Phase, PlanOverrides, Release
 from bot.settings import SettingsError, load_settings
 from bot.transitions import Applied, Outcome
-from bot.wiring import build_engine
+from bot.wiring import build_engine, scheduling
 from k8s.errors import ClusterError
 from k8s.types import ReleaseStatus
 
@@ -61,6 +66,9 @@ def add_release(subcommands: Subcommands) -> None:
         "--window", help="this release's observation window in place of services.yaml's (start)"
     )
     parser.add_argument("--to-revision", type=int, help="undo to this revision")
+    parser.add_argument(
+        "--force", action="store_true", help="break a freeze (start, promote); audited"
+    )
     parser.add_argument("--reason", default="", help="why, for the audit trail")
     parser.add_argument("--as", dest="actor", help="who is asking (default: $USER)")
     parser.add_argument("--config", help="services file (default: $CANARYBOT_CONFIG)")
@@ -73,17 +81,23 @@ def run_release(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"say what to do with {args.service}: {', '.join(ACTIONS)}")
     if args.action == "start" and not args.image:
         return _fail(EXIT_USAGE, "start needs --image IMG (e.g. --image reg/app:2026-11-22)")
+    if args.force and args.action not in ("start", "promote"):
+        return _fail(EXIT_USAGE, "--force goes with start or promote")
     try:
         overrides = _overrides(args)
     except ValueError as err:
         return _fail(EXIT_USAGE, str(err))
     try:
-        engine = build_engine(
-            load_settings(),
-            registry_path=args.config,
-            hooks=EngineHooks(progress=[_print_progress]),
-        )
-        return _dispatch(engine, args, overrides)
+        settings = load_settings()
+        with scheduling(settings, registry_path=args.config) as jobs:
+            engine = build_engine(
+                settings,
+                registry_path=args.config,
+                hooks=EngineHooks(
+                    progress=[_print_progress], schedule=jobs.schedule, plan_release=jobs.plan
+                ),
+            )
+            return _dispatch(engine, args, overrides)
     except (SettingsError, RegistryError) as err:
         return _fail(EXIT_USAGE, str(err))
     except (UnknownService, BadImageError) as err:
@@ -95,7 +109,7 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def _dispatch(engine: Engine, args: argparse.Namespace, overrides: PlanOverrides) -> int:
-    actor = _actor(args.actor)
+    actor = actor_from(args.actor)
     if args.service == "list":
         for live in engine.live():
             print(_line(live))
@@ -118,11 +132,21 @@ def _dispatch(engine: Engine, args: argparse.Namespace, overrides: PlanOverrides
         return EXIT_OK
     if action == "start":
         outcome = engine.start(
-            service, args.image, actor, steps=overrides.steps, window=overrides.window
+            service,
+            args.image,
+            actor,
+            steps=overrides.steps,
+            window=overrides.window,
+            force=args.force,
         )
     else:
         outcome = engine.act(
-            service, _EVENTS[action], actor, reason=args.reason, to_revision=args.to_revision
+            service,
+            _EVENTS[action],
+            actor,
+            reason=args.reason,
+            to_revision=args.to_revision,
+            force=args.force,
         )
     return _report(outcome)
 
@@ -161,7 +185,8 @@ def _cluster_line(status: ReleaseStatus) -> str:
     return f"cluster: {status.health.value} — {status.message}"
 
 
-def _actor(name: str | None) -> Actor:
+def actor_from(name: str | None) -> Actor:
+    """Who runs the CLI: `--as NAME`, else $USER; a CLI actor counts as an admin."""
     who = name or os.environ.get("USER") or _login() or "cli"
     return Actor(id=f"cli:{who}", name=who, door=Door.CLI)
 

@@ -19,19 +19,35 @@ from bot.actions import (
     Notify,
     OpenWindow,
     PauseRollout,
+    PlannedRelease,
     Promote,
     RequestApproval,
     ResumeRollout,
     Undo,
 )
+from bot.candidates import Candidate, CandidateStore
+from bot.freeze_store import FreezeBook, FreezeStore
+from bot.freezes import Blocked, Freeze, freeze_gate
 from bot.images import parse_image
 from bot.machine import new_release
 from bot.overrides import OverrideError, apply_overrides, release_spec
+from bot.pending_reports import PendingReports
 from bot.registry import Registry
-from bot.release import SCHEDULER, Actor, AuditEntry, Event, EventKind, PlanOverrides, Release
+from bot.release import (
+    SCHEDULER,
+    Actor,
+    AuditEntry,
+    Door,
+    Event,
+    EventKind,
+    Phase,
+    PlanOverrides,
+    Release,
+)
 from bot.service_spec import ServiceSpec
 from bot.store import ReleaseStore
 from bot.transitions import Applied, Outcome, Refused, apply_event, start_release
+from bot.unattended import UnattendedReleases
 from bot.windows import WindowJudge, WindowReport
 from k8s.errors import ClusterError
 from k8s.strategy import ReleaseStrategy
@@ -53,6 +69,10 @@ class EngineHooks:
     progress: list[Callable[[Release], None]] = field(default_factory=list)
     # A judged window, told once: only by whoever committed its verdict.
     window_report: Callable[[WindowReport], None] = lambda _report: None
+    # (service, text): said in the service's channel, outside any release's thread.
+    announce: Callable[[str, str], None] = lambda _service, _text: None
+    # A release to start later: the scheduler keeps it and calls run_planned at its time.
+    plan_release: Callable[[PlannedRelease], None] = lambda _planned: None
 
 
 class Engine:
@@ -67,14 +87,32 @@ class Engine:
         clock: Callable[[], datetime],
         hooks: EngineHooks | None = None,
         windows: WindowJudge | None = None,
+        freezes: FreezeStore | None = None,
+        candidates: CandidateStore | None = None,
+        reports: PendingReports | None = None,
     ) -> None:
-        """Wire the engine to its store, the services, the cluster side and a clock."""
+        """Wire the engine to its store, the services, the cluster side and a clock.
+
+        Without `freezes` only the freeze windows of services.yaml hold releases; without
+        `candidates` nightly releases find nothing to release.
+        """
+        self._candidates = candidates
+        self._reports = reports
         self._windows = windows
         self._store = store
         self._registry = registry
         self._strategies = strategies
         self._clock = clock
         self._hooks = hooks or EngineHooks()
+        self._freezes = FreezeBook(registry, freezes, clock=clock)
+        self._unattended = UnattendedReleases(
+            self,
+            store=store,
+            registry=registry,
+            candidates=candidates,
+            hooks=self._hooks,
+            clock=clock,
+        )
 
     def start(
         self,
@@ -85,16 +123,20 @@ class Engine:
         steps: tuple[int, ...] | None = None,
         window: timedelta | None = None,
         idempotency_key: str | None = None,
+        force: bool = False,
     ) -> Outcome:
         """Start a release of `image` for `service`, and carry it to its first window.
 
         `steps` (the strategy's step values: canary replicas, new pods or Istio weights) and
         `window` (one observation window) replace the service's for this release only; the
-        release keeps them until it ends, whatever `services.yaml` says meanwhile.
+        release keeps them until it ends, whatever `services.yaml` says meanwhile. During a
+        freeze only an admin's `force` starts it; the start is then audited with the freeze
+        and announced in the release's thread.
 
         Raises `UnknownService` and `BadImageError` for bad input; a refusal (overrides the
-        service cannot use, a live release, an unreachable cluster) comes back as `Refused`;
-        overrides are refused before the cluster or the store is touched.
+        service cannot use, a freeze, a live release, an unreachable cluster) comes back as
+        `Refused`; overrides and freezes are refused before the cluster or the store is
+        touched, and a freeze's refusal is audited.
         """
         spec = self._registry.get(service)
         ref = parse_image(image)
@@ -103,6 +145,9 @@ class Engine:
             spec = apply_overrides(spec, overrides)
         except OverrideError as err:
             return Refused(str(err))
+        forced = self._pass_freeze(service, EventKind.START, actor, force=force, release=None)
+        if isinstance(forced, Refused):
+            return forced
         strategy = self._strategies(spec)
         try:
             running = strategy.status()
@@ -119,8 +164,17 @@ class Engine:
             overrides=overrides,
         )
         outcome = start_release(
-            self._store, draft, now=self._clock(), idempotency_key=idempotency_key
+            self._store,
+            draft,
+            now=self._clock(),
+            idempotency_key=idempotency_key,
+            forced=forced.reason if forced else "",
         )
+        if isinstance(outcome, Applied) and not outcome.replayed:
+            if self._candidates is not None:
+                # Whoever started it, the nightly must not start this image again.
+                self._candidates.mark_released(service, ref.text, at=self._clock())
+            self._announce_forced(outcome.release, actor, forced, "start it")
         return self._carry_out(outcome)
 
     def act(
@@ -134,22 +188,49 @@ class Engine:
         to_revision: int | None = None,
         idempotency_key: str | None = None,
         release_id: str | None = None,
+        force: bool = False,
     ) -> Outcome:
         """Apply `kind` (pause, promote, undo, approve …) to the service's live release.
 
         `release_id` pins the event to one release (a button names the release it was posted
         for): once that release has ended, the event is refused rather than reaching the next.
+        A freeze refuses promote and approve (audited) unless an admin adds `force`; it never
+        holds back undo, pause or resume, and a passed window asks instead of advancing.
         """
         self._registry.get(service)
-        if release_id is None:
-            live = self._store.live_release(service)
-            if live is None:
-                return Refused(f"{service} has no live release")
-            release_id = live.id
-        event = Event(kind, actor, step=step, reason=reason, to_revision=to_revision)
-        outcome = apply_event(
-            self._store, release_id, event, now=self._clock(), idempotency_key=idempotency_key
+        target = (
+            self._store.live_release(service) if release_id is None else self._store.get(release_id)
         )
+        if release_id is None:
+            if target is None:
+                return Refused(f"{service} has no live release")
+            release_id = target.id
+        forced = None
+        if kind in _HELD_BY_FREEZES:
+            passed = self._pass_freeze(service, kind, actor, force=force, release=target)
+            if isinstance(passed, Refused):
+                return passed
+            forced = passed
+        event = Event(
+            kind,
+            actor,
+            step=step,
+            reason=reason,
+            to_revision=to_revision,
+            forced=forced.reason if forced else "",
+        )
+        outcome = apply_event(
+            self._store,
+            release_id,
+            event,
+            now=self._clock(),
+            idempotency_key=idempotency_key,
+            frozen=self._frozen_words(service) if kind in _ADVANCES else None,
+        )
+        if isinstance(outcome, Applied) and not outcome.replayed:
+            moved = outcome.release
+            verb = "promote" if moved.phase is Phase.PROMOTING else f"deploy step {moved.step + 1}"
+            self._announce_forced(moved, actor, forced, verb)
         return self._carry_out(outcome)
 
     def close_window(self, release_id: str, *, step: int, index: int) -> Outcome:
@@ -170,12 +251,41 @@ class Engine:
             report.event_kind, SCHEDULER, step=step, window=index, reason=report.judgment.reason
         )
         key = f"window:{release_id}:{step}:{index}:{window.ends_at.isoformat()}"
+        if self._reports is not None:  # kept until posted, so a crash cannot lose it
+            self._reports.hold(key, report)
         outcome = apply_event(
-            self._store, release_id, event, now=self._clock(), idempotency_key=key
+            self._store,
+            release_id,
+            event,
+            now=self._clock(),
+            idempotency_key=key,
+            frozen=self._frozen_words(release.service),
         )
         if isinstance(outcome, Applied) and not outcome.replayed:
-            self._hooks.window_report(report)
+            self._post_report(key, report)
+        elif isinstance(outcome, Refused) and self._reports is not None:
+            self._reports.done(key)  # no verdict was committed: nothing to post
         return self._carry_out(outcome)
+
+    def post_held_reports(self) -> int:
+        """Post the summaries of committed verdicts whose bot died before posting them.
+
+        The scheduler's new leader calls this. A held report whose verdict is not committed is
+        left alone: its judge may still be at work. The count posted.
+        """
+        if self._reports is None:
+            return 0
+        posted = 0
+        for key, report in self._reports.held():
+            if self._store.remembered(key) is not None:
+                self._post_report(key, report)
+                posted += 1
+        return posted
+
+    def _post_report(self, key: str, report: WindowReport) -> None:
+        self._hooks.window_report(report)
+        if self._reports is not None:
+            self._reports.done(key)
 
     def refuse(
         self,
@@ -191,16 +301,29 @@ class Engine:
         The entry names `release` (a button's), else the service's live release, if any.
         """
         live = release or self._store.live_release(service)
+        self._record_refusal(service, kind, actor, reason, live)
+
+    def _record_refusal(
+        self,
+        service: str,
+        kind: EventKind,
+        actor: Actor,
+        reason: str,
+        release: Release | None,
+        *,
+        details: dict[str, str] | None = None,
+    ) -> None:
         self._store.record_refusal(
             AuditEntry(
                 at=self._clock(),
                 service=service,
-                release_id=live.id if live is not None else "",
+                release_id=release.id if release is not None else "",
                 actor=actor,
                 event=kind,
                 applied=False,
-                from_phase=live.phase if live is not None else None,
+                from_phase=release.phase if release is not None else None,
                 reason=reason,
+                details=details or {},
             )
         )
 
@@ -241,6 +364,100 @@ class Engine:
         """The service as `release` acts on it: with the step values the release started with."""
         return release_spec(self._registry.get(release.service), release.plan)
 
+    # --- freezes -------------------------------------------------------------------------------
+
+    def is_admin(self, actor: Actor) -> bool:
+        """True for services.yaml's admins, and for the CLI's operator (it holds the bot's keys)."""
+        return actor.door is Door.CLI or actor.id in self._registry.admins
+
+    def active_freeze(self, service: str) -> Freeze | None:
+        """The freeze holding `service` now (a window of services.yaml or an ad-hoc one)."""
+        return self._freezes.active(service)
+
+    def freeze(
+        self, service: str | None, *, until: datetime, reason: str, actor: Actor
+    ) -> Freeze | Refused:
+        """Freeze `service` (None: every service) until `until`, replacing its last freeze."""
+        return self._freezes.set(service, until=until, reason=reason, actor=actor)
+
+    def unfreeze(self, service: str | None, actor: Actor) -> Freeze | Refused | None:
+        """Lift the ad-hoc freeze of `service` (None: every service's); what was lifted.
+
+        Admins and whoever set the freeze may lift it; services.yaml's windows stay.
+        """
+        return self._freezes.lift(service, actor, admin=self.is_admin(actor))
+
+    def _pass_freeze(
+        self, service: str, kind: EventKind, actor: Actor, *, force: bool, release: Release | None
+    ) -> Freeze | Refused | None:
+        """None: not frozen; the freeze an admin forced through; or the refusal, audited."""
+        gate = freeze_gate(
+            self.active_freeze(service),
+            service=service,
+            force=force,
+            admin=self.is_admin(actor),
+            now=self._clock(),
+        )
+        if not isinstance(gate, Blocked):
+            return gate
+        details = {"force": "asked"} if force else {}
+        self._record_refusal(service, kind, actor, gate.reason, release, details=details)
+        return Refused(gate.reason, release)
+
+    def _frozen_words(self, service: str) -> str | None:
+        """Why `service` is frozen, for the state machine; None when it is not."""
+        freeze = self.active_freeze(service)
+        return freeze.describe(service, now=self._clock()) if freeze is not None else None
+
+    def _announce_forced(
+        self, release: Release, actor: Actor, forced: Freeze | None, verb: str
+    ) -> None:
+        if forced is not None:
+            text = f"{actor.mention} broke the freeze ({forced.reason}) to {verb}"
+            self._hooks.notify(release, text, True)
+
+    # --- candidates and the scheduler's entry points -------------------------------------------
+
+    def record_candidate(self, service: str, image: str, *, by: str) -> Candidate:
+        """Record `image` as a release candidate of `service` for its nightly release.
+
+        Raises `UnknownService` and `BadImageError`, and RuntimeError without a candidate store.
+        """
+        if self._candidates is None:
+            raise RuntimeError("this bot keeps no release candidates")
+        return self._candidates.record(service, image, by=by, at=self._clock())
+
+    def run_nightly(self, service: str) -> Outcome:
+        """Start the service's newest unreleased candidate as the scheduler, in the usual flow.
+
+        Idempotency key ``nightly:SERVICE:IMAGE``; the candidate is marked released once
+        started. No candidate, a freeze or a live release: `Refused`, told in the channel.
+        """
+        return self._unattended.run_nightly(service)
+
+    def plan_release(
+        self, service: str, image: str, at: datetime, actor: Actor
+    ) -> PlannedRelease | Refused:
+        """Plan a release of `image` at `at` and hand it to the `plan_release` hook.
+
+        Refused for an unknown service, a bad image, or a time that is not in the future.
+        """
+        return self._unattended.plan(service, image, at, actor)
+
+    def run_planned(self, planned: PlannedRelease) -> Outcome:
+        """Start a planned release at its time (idempotency key ``planned:ID``).
+
+        A freeze or a live release: `Refused`, told in the channel.
+        """
+        return self._unattended.run_planned(planned)
+
+    def remind_approval(self, release_id: str, *, step: int) -> bool:
+        """Remind the thread (alerting on-call) that step `step` still waits for approval.
+
+        Only while that approval is pending with its deadline to come; whether it reminded.
+        """
+        return self._unattended.remind(release_id, step=step)
+
     # --- carrying out --------------------------------------------------------------------------
 
     def _carry_out(self, outcome: Outcome) -> Outcome:
@@ -280,6 +497,11 @@ class Engine:
             return _on_cluster(strategy, release, action)
         except ClusterError as err:
             return Event(EventKind.ERROR, SCHEDULER, reason=str(err))
+
+
+# What a freeze holds back when a person asks for it; a passed window is held in bot.machine.
+_HELD_BY_FREEZES = frozenset({EventKind.PROMOTE, EventKind.APPROVE})
+_ADVANCES = frozenset({EventKind.WINDOW_PASSED})
 
 
 def _on_cluster(strategy: ReleaseStrategy, release: Release, action: Action) -> Event | None:

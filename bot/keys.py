@@ -70,3 +70,54 @@ def work_alive(worker_id: str) -> str:
 def work_done() -> str:
     """Counter of jobs finished by any worker."""
     return f"{PREFIX}:work:done"
+
+
+# --- the scheduler and its leader ---------------------------------------------------------------
+
+
+def scheduler_jobs() -> str:
+    """APScheduler's RedisJobStore hash of scheduled jobs (window ends, deadlines, nightlies)."""
+    return f"{PREFIX}:scheduler:jobs"
+
+
+def scheduler_run_times() -> str:
+    """APScheduler's RedisJobStore sorted set of the jobs' next run times."""
+    return f"{PREFIX}:scheduler:run-times"
+
+
+def leader_lease() -> str:
+    """The scheduler leader's lease (SET NX PX): its value names the holder and its token."""
+    return f"{PREFIX}:leader:lease"
+
+
+def leader_fence() -> str:
+    """Counter that gives every new lease a larger fencing token."""
+    return f"{PREFIX}:leader:fence"
+
+
+# --- freezes and release candidates -------------------------------------------------------------
+
+
+def service_freeze(service: str) -> str:
+    """A service's ad-hoc freeze (JSON), set by `/canary freeze SERVICE`; expires with it."""
+    return f"{PREFIX}:freeze:service:{service}"
+
+
+def global_freeze() -> str:
+    """The ad-hoc freeze of every service (JSON), set by `/canary freeze`; expires with it."""
+    return f"{PREFIX}:freeze:all"
+
+
+def candidates(service: str) -> str:
+    """Sorted set of a service's release candidates (images), scored by when CI recorded them."""
+    return f"{PREFIX}:candidates:{service}"
+
+
+def candidate_records(service: str) -> str:
+    """Hash of a service's release candidates: image → who recorded it, when, when released."""
+    return f"{PREFIX}:candidate-records:{service}"
+
+
+def pending_report(idempotency_key: str) -> str:
+    """A judged window's report, held from before its verdict is committed until it is posted."""
+    return f"{PREFIX}:pending-report:{idempotency_key}"

@@ -86,12 +86,13 @@ def new_release(
     )
 
 
-def decide(release: Release, event: Event, *, now: datetime) -> Decision:
+def decide(release: Release, event: Event, *, now: datetime, frozen: str | None = None) -> Decision:
     """Decide what `event` does to `release` at `now`.
 
     Purely computational, no side effects. Refuses anything that does not fit the release's
     phase, any event addressed to another step or window than the current one, and everything
-    once the release has ended.
+    once the release has ended. `frozen` says why the service is frozen, if it is: then a
+    passed window that would deploy the next step or promote asks a person instead.
     """
     if release.phase.is_terminal:
         return Refusal(
@@ -103,7 +104,12 @@ def decide(release: Release, event: Event, *, now: datetime) -> Decision:
             f"that was for step {event.step + 1}; {_name(release)} is now at "
             f"step {release.step + 1} of {release.plan.steps}"
         )
-    return _HANDLERS[event.kind](release, event, now)
+    decision = _HANDLERS[event.kind](release, event, now)
+    if frozen and event.kind is EventKind.WINDOW_PASSED and _advances(decision):
+        # Only people move a release forward during a freeze, and only an admin by force.
+        why = f"step {release.step + 1} passed every window, but {frozen}"
+        return _ask(release, event, now, why=why)
+    return decision
 
 
 # --- handlers, one per event kind --------------------------------------------------------------
@@ -327,6 +333,13 @@ def _ask(release: Release, event: Event, now: datetime, *, why: str) -> Transiti
         reason=why,
     )
     return Transition(nxt, (RequestApproval(release.step, deadline, why),))
+
+
+def _advances(decision: Decision) -> bool:
+    """True when the decision takes the release forward on its own: a next step or promotion."""
+    return isinstance(decision, Transition) and any(
+        isinstance(action, DeployStep | Promote) for action in decision.actions
+    )
 
 
 def _self_approval(release: Release, actor: Actor) -> Refusal | None:

@@ -15,15 +15,17 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from bot.close_names import close_names
-from bot.service_spec import ServiceSpec
+from bot.freezes import FreezeWindow
+from bot.service_spec import ServiceSpec, SlackUserId
 from bot.settings import describe_error
 from bot.strategy_specs import StrategyKind, check_dns_label
 
-_TOP_LEVEL_KEYS = ("defaults", "services")
+_TOP_LEVEL_KEYS = ("admins", "defaults", "freezes", "services")
+_EXPECTED_KEYS = ", ".join(_TOP_LEVEL_KEYS)
 _KIND_VALUES = frozenset(kind.value for kind in StrategyKind)
 _KINDS = ", ".join(sorted(_KIND_VALUES))
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -62,12 +64,38 @@ class UnknownService(KeyError):  # noqa: N818 -- a lookup miss, as KeyError itse
         return f"unknown service {self.name!r}{hint}"
 
 
+class Fleet(BaseModel):
+    """What ``services.yaml`` says about every service at once, beside ``services``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    admins: tuple[SlackUserId, ...] = Field(
+        default=(), description="Slack user ids who may break a freeze with `force`"
+    )
+    freezes: tuple[FreezeWindow, ...] = Field(
+        default=(), description="freeze windows of every service"
+    )
+
+
 class Registry:
     """The services the bot may release, by name, in the order of the file."""
 
-    def __init__(self, services: Mapping[str, ServiceSpec], *, source: str) -> None:
+    def __init__(
+        self, services: Mapping[str, ServiceSpec], *, source: str, fleet: Fleet | None = None
+    ) -> None:
         self._services = MappingProxyType(dict(services))
         self.source = source
+        self.fleet = fleet or Fleet()
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """The Slack user ids of the admins, who may break a freeze."""
+        return frozenset(self.fleet.admins)
+
+    @property
+    def freezes(self) -> tuple[FreezeWindow, ...]:
+        """The freeze windows of every service (each service may add its own)."""
+        return self.fleet.freezes
 
     @property
     def services(self) -> Mapping[str, ServiceSpec]:
@@ -121,6 +149,7 @@ def parse_registry(
     problems: list[Problem] = []
     document = _parse_yaml(text, source_name, problems)
     services, defaults = _split_document(document, source_name, problems)
+    fleet = _validate_fleet(document, source=source_name, out=problems)
     if default_window is not None:
         defaults = _deep_merge({"observation": {"window": default_window}}, defaults)
     specs: dict[str, ServiceSpec] = {}
@@ -130,7 +159,7 @@ def parse_registry(
             specs[spec.name] = spec
     if problems:
         raise RegistryError(problems)
-    return Registry(specs, source=source_name)
+    return Registry(specs, source=source_name, fleet=fleet)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -183,7 +212,7 @@ def _split_document(
     for key in document:
         if key not in _TOP_LEVEL_KEYS:
             out.append(
-                Problem(source, str(key), "unknown top-level key (expected: defaults, services)")
+                Problem(source, str(key), f"unknown top-level key (expected: {_EXPECTED_KEYS})")
             )
     defaults = document.get("defaults") or {}
     if not isinstance(defaults, dict):
@@ -224,6 +253,20 @@ def _validate_service(
         return ServiceSpec.model_validate({**merged, "name": name})
     except ValidationError as err:
         out.extend(Problem(source, *_locate(name, detail)) for detail in err.errors())
+        return None
+
+
+def _validate_fleet(document: object, *, source: str, out: list[Problem]) -> Fleet | None:
+    """The top-level ``admins`` and ``freezes``, appending their problems to ``out``."""
+    if not isinstance(document, dict):
+        return None
+    given = {key: document[key] for key in ("admins", "freezes") if key in document}
+    try:
+        return Fleet.model_validate(given)
+    except ValidationError as err:
+        for detail in err.errors():
+            where, message = _locate("", detail)
+            out.append(Problem(source, where.removeprefix("."), message))
         return None
 
 

@@ -207,6 +207,7 @@ class Event:
     window: int | None = None
     reason: str = ""
     to_revision: int | None = None
+    forced: str = ""  # the freeze an admin broke to do this; the audit entry says so
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from bot.durations import Duration
+from bot.freezes import FreezeWindow
 from bot.release import DeadlineAction, FailPolicy, Gate, Plan
 from bot.strategy_specs import DnsLabel, SteppedSpec, StrategySpec
 
@@ -264,3 +265,6 @@ class ServiceSpec(BaseModel):
         )
 
     nightly: Nightly | None = Field(default=None, description="optional scheduled release")
+    freezes: tuple[FreezeWindow, ...] = Field(
+        default=(), description="freeze windows of this service, beside every service's"
+    )

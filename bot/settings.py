@@ -169,9 +169,16 @@ class TimingSettings(BaseSettings):
     model_config = _GROUP
 
     scheduler_interval: Duration = Field(
-        default=timedelta(seconds=5),
+        default=timedelta(seconds=1),
         validation_alias="CANARYBOT_SCHEDULER_INTERVAL",
-        description="how often the scheduler wakes up to look for due windows and deadlines",
+        description="how often the leader looks for jobs other replicas scheduled (windows, "
+        "deadlines): the most a window's judgment waits past its end for that",
+    )
+    scheduler_threads: int = Field(
+        default=20,
+        ge=1,
+        validation_alias="CANARYBOT_SCHEDULER_THREADS",
+        description="scheduled jobs (windows, deadlines, nightlies) the leader runs at once",
     )
     leader_lease_ttl: Duration = Field(
         default=timedelta(seconds=15),
@@ -246,6 +253,18 @@ class RegistrySettings(BaseSettings):
     )
 
 
+class ApiSettings(BaseSettings):
+    """The small HTTP API for pipelines (`POST /api/candidates`)."""
+
+    model_config = _GROUP
+
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias="CANARYBOT_API_TOKEN",
+        description="bearer token pipelines send; unset: the API answers 503",
+    )
+
+
 class Settings(BaseModel):
     """Everything the bot reads from its environment, one group per concern.
 
@@ -263,6 +282,7 @@ class Settings(BaseModel):
     timing: TimingSettings = Field(default_factory=TimingSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     work: WorkSettings = Field(default_factory=WorkSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     def require_bot_token(self) -> str:
         """The bot token, all a worker needs of Slack; raises `MissingSetting` without it."""

@@ -15,6 +15,7 @@ import redis
 from pydantic import TypeAdapter
 
 from bot import keys
+from bot.leader import FencedOut, current_fence
 from bot.release import AuditEntry, Release
 
 _RELEASE = TypeAdapter(Release)
@@ -117,6 +118,7 @@ class ReleaseStore:
             with self._redis.pipeline() as pipe:
                 try:
                     _watch(pipe, lock, *self._idem_keys(idempotency_key))
+                    _check_fence(pipe)
                     if seen := self._seen(pipe, idempotency_key):
                         return seen
                     holder = self._current_holder(pipe, lock)
@@ -155,6 +157,7 @@ class ReleaseStore:
         with self._redis.pipeline() as pipe:
             try:
                 _watch(pipe, key, lock, *self._idem_keys(idempotency_key))
+                _check_fence(pipe)
                 if seen := self._seen(pipe, idempotency_key):
                     return seen
                 raw = pipe.get(key)
@@ -233,7 +236,20 @@ def _text(value: bytes | str) -> str:
 
 
 def _watch(pipe: Any, *names: str) -> None:
-    pipe.watch(*names)
+    fence = current_fence()
+    pipe.watch(*names, *([fence.key] if fence is not None else []))
+
+
+def _check_fence(pipe: Any) -> None:
+    """In a scheduled job: raise `FencedOut` unless this replica still holds the lease.
+
+    The lease key is watched with the rest, so a lease taken over between this check and
+    ``EXEC`` fails the transaction too.
+    """
+    fence = current_fence()
+    if fence is not None and _text(pipe.get(fence.key) or b"") != fence.value:
+        pipe.unwatch()
+        raise FencedOut(f"no longer the scheduler's leader (token {fence.token}); not written")
 
 
 def _encode_audit(entry: AuditEntry) -> dict[str, str]:

@@ -44,18 +44,24 @@ Outcome = Applied | Refused
 
 
 def start_release(
-    store: ReleaseStore, draft: Release, *, now: datetime, idempotency_key: str | None = None
+    store: ReleaseStore,
+    draft: Release,
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
+    forced: str = "",
 ) -> Outcome:
-    """Create `draft` (a pending release) and start it, unless its service has a live release."""
-    event = Event(EventKind.START, draft.requested_by)
+    """Create `draft` (a pending release) and start it, unless its service has a live release.
+
+    `forced` names the freeze an admin broke to start it, for the audit trail.
+    """
+    event = Event(EventKind.START, draft.requested_by, forced=forced)
     decision = decide(draft, event, now=now)
     if isinstance(decision, Refusal):
         return Refused(decision.reason)
     # The start's audit line says which steps and window the starter chose over services.yaml.
-    audit = replace(
-        _audit(draft, event, now, to_phase=decision.release.phase),
-        details=draft.overrides.audit_details(),
-    )
+    entry = _audit(draft, event, now, to_phase=decision.release.phase)
+    audit = replace(entry, details={**entry.details, **draft.overrides.audit_details()})
     try:
         result = store.create(decision.release, audit=audit, idempotency_key=idempotency_key)
     except StoreBusyError as err:
@@ -81,8 +87,12 @@ def apply_event(
     *,
     now: datetime,
     idempotency_key: str | None = None,
+    frozen: str | None = None,
 ) -> Outcome:
-    """Apply `event` to the release once: decide, compare-and-set, re-decide on conflict."""
+    """Apply `event` to the release once: decide, compare-and-set, re-decide on conflict.
+
+    `frozen` says why the service is frozen, if it is (see `bot.machine.decide`).
+    """
     for _ in range(_DECIDE_ATTEMPTS):
         release = store.get(release_id)
         # The key is checked after the read: the key and the record are written in one
@@ -92,7 +102,7 @@ def apply_event(
             return _replayed(store, seen)
         if release is None:
             return Refused(f"there is no release {release_id}")
-        decision = decide(release, event, now=now)
+        decision = decide(release, event, now=now, frozen=frozen)
         if isinstance(decision, Refusal):
             store.record_refusal(_audit(release, event, now, refused=decision.reason))
             return Refused(decision.reason, release)
@@ -127,6 +137,8 @@ def _audit(
     refused: str = "",
 ) -> AuditEntry:
     details = {"to_revision": str(event.to_revision)} if event.to_revision is not None else {}
+    if event.forced:
+        details["forced"] = event.forced
     return AuditEntry(
         at=now,
         service=release.service,

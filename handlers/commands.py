@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.moments import Moment
 from bot.strategy_specs import StrategyKind
 
 
@@ -26,6 +27,7 @@ class Start(ServiceCommand):
     strategy: StrategyKind | None = None
     steps: tuple[int, ...] | None = None
     window: timedelta | None = None
+    force: bool = False  # an admin breaks a freeze
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +47,9 @@ class Resume(ServiceCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class Promote(ServiceCommand):
-    """Give the new version all traffic now."""
+    """Give the new version all traffic now; `force` (an admin's) breaks a freeze."""
+
+    force: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +70,37 @@ class History(ServiceCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordCandidate(ServiceCommand):
+    """Record `image` as a release candidate, for the service's nightly release."""
+
+    image: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleRelease(ServiceCommand):
+    """Start a release of `image` later, at `at`."""
+
+    at: Moment
+    image: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreezeReleases:
+    """Freeze `service` (None: every service) until `until`, because of `reason`."""
+
+    service: str | None = None
+    until: Moment
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnfreezeReleases:
+    """Lift the ad-hoc freeze of `service` (None: the one of every service)."""
+
+    service: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ListReleases:
     """Show the services and their live releases."""
 
@@ -77,7 +112,22 @@ class Help:
     topic: str | None = None
 
 
-Command = Start | Status | Pause | Resume | Promote | Undo | Abort | History | ListReleases | Help
+Command = (
+    Start
+    | Status
+    | Pause
+    | Resume
+    | Promote
+    | Undo
+    | Abort
+    | History
+    | RecordCandidate
+    | ScheduleRelease
+    | FreezeReleases
+    | UnfreezeReleases
+    | ListReleases
+    | Help
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from bot.registry import Registry
 from bot.release import Release
 from bot.windows import WindowReport
 from handlers.render import progress, release_card
+from handlers.render_plans import announcement
 from handlers.render_window import approval_request, window_summary
 from handlers.threads import ReleaseThreads, ThreadRef
 
@@ -58,8 +59,8 @@ class SlackNotifier:
             if ref is None:
                 return
             oncall = self._registry.get(release.service).approval.oncall_group
-            mention = f"<!subteam^{oncall}> " if alert and oncall else ""
-            self._threads.reply(ref, progress(release, f"{mention}{text}"))
+            mention = f"<!subteam^{oncall}>" if alert and oncall else ""
+            self._threads.reply(ref, progress(release, text, mention=mention))
         except Exception:
             log.exception("could not notify the thread of %s", release.id)
 
@@ -98,6 +99,14 @@ class SlackNotifier:
         """The Slack half of the engine's schedule hook: approval requests are posted now."""
         if isinstance(action, RequestApproval):
             self.request_approval(release, action)
+
+    def announce(self, service: str, text: str) -> None:
+        """Say `text` in the service's channel, outside any thread (a nightly that was skipped)."""
+        try:
+            channel = self._registry.get(service).channel
+            self._threads.post(channel, announcement(text))
+        except Exception:
+            log.exception("could not announce in the channel of %s", service)
 
 
 def _progress_text(release: Release) -> str:

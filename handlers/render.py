@@ -273,12 +273,18 @@ def _index(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def progress(release: Release, text: str, *, status: ReleaseStatus | None = None) -> Message:
-    """A progress line in the release's thread, with the cluster's numbers if given."""
-    blocks: list[Block] = [section(f"{PHASE_EMOJI[release.phase]} {said(text)}")]
+def progress(
+    release: Release, text: str, *, status: ReleaseStatus | None = None, mention: str = ""
+) -> Message:
+    """A progress line in the release's thread, with the cluster's numbers if given.
+
+    `mention` (Slack markup such as ``<!subteam^S0ONCALL>``) goes first, unescaped.
+    """
+    lead = f"{mention} " if mention else ""
+    blocks: list[Block] = [section(f"{PHASE_EMOJI[release.phase]} {lead}{said(text)}")]
     if status is not None:
         blocks.append(context(_status_line(status)))
-    return message(f"{said(release.service, 100)}: {said(text)}", blocks)
+    return message(f"{lead}{said(release.service, 100)}: {said(text)}", blocks)
 
 
 def _status_line(status: ReleaseStatus) -> str:

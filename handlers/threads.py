@@ -95,6 +95,12 @@ class ReleaseThreads:
         self._redis.set(key, json.dumps({"channel": ref.channel, "ts": ref.ts}), ex=_THREAD_TTL_S)
         return ref
 
+    def post(self, channel: str, message: Message) -> str:
+        """Post `message` in `channel` itself, in no thread; its ts."""
+        self._pacer.wait(channel)
+        posted = self._client.chat_postMessage(channel=channel, **message.payload())
+        return str(posted["ts"])
+
     def update_card(self, ref: ThreadRef, card: Message) -> None:
         """Replace the card's content in place."""
         self._client.chat_update(channel=ref.channel, ts=ref.ts, **card.payload())

@@ -28,16 +28,20 @@ from handlers.commands import (
     Abort,
     Command,
     CommandError,
+    FreezeReleases,
     Help,
     History,
     ListReleases,
     Pause,
     Promote,
+    RecordCandidate,
     Resume,
+    ScheduleRelease,
     ServiceCommand,
     Start,
     Status,
     Undo,
+    UnfreezeReleases,
 )
 from handlers.grammar import parse_command
 from handlers.render import (
@@ -52,6 +56,7 @@ from handlers.render import (
     release_list,
 )
 from handlers.render_window import approval_resolved
+from handlers.work_plans import PlanWork
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,11 @@ class SlackWork:
         self._run(command, actor, reply, key)
 
     def _run(self, command: Command, actor: Actor, reply: _Replier, key: str) -> None:
-        if isinstance(command, ListReleases):
+        if isinstance(
+            command, RecordCandidate | ScheduleRelease | FreezeReleases | UnfreezeReleases
+        ):
+            PlanWork(self.engine, self.registry, self.tz, self.clock).run(command, actor, reply)
+        elif isinstance(command, ListReleases):
             listing = release_list(self.engine.live(), tz=self.tz)
             services = ", ".join(sorted(self.registry)) or "none"
             reply.send(
@@ -165,8 +174,17 @@ class SlackWork:
             kind, act = _COMMAND_EVENTS[type(command)]
             revision = command.revision if isinstance(command, Undo) else None
             reason = "aborted" if isinstance(command, Abort) else ""
+            force = isinstance(command, Promote) and command.force
             self._act(
-                command.service, kind, act, actor, reply, key=key, revision=revision, reason=reason
+                command.service,
+                kind,
+                act,
+                actor,
+                reply,
+                key=key,
+                revision=revision,
+                reason=reason,
+                force=force,
             )
 
     def _start(self, command: Start, actor: Actor, reply: _Replier, key: str) -> None:
@@ -186,6 +204,7 @@ class SlackWork:
             steps=command.steps,
             window=command.window,
             idempotency_key=key,
+            force=command.force,
         )
         _report(outcome, reply)
 
@@ -239,6 +258,7 @@ class SlackWork:
         revision: int | None = None,
         reason: str = "",
         release: Release | None = None,
+        force: bool = False,
     ) -> Outcome | None:
         """Authorize and apply; a button names its `release`, a command means the live one."""
         spec = self.registry.get(service)
@@ -261,6 +281,7 @@ class SlackWork:
             to_revision=revision,
             idempotency_key=key,
             release_id=release.id if release is not None else None,
+            force=force,
         )
         _report(outcome, reply)
         return outcome

@@ -7,11 +7,11 @@ resourceVersion. Nothing here touches the store.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.deployment_spec import creation_order, max_surge, spec_replicas
+from sim.store import copied
 
 Obj = dict[str, Any]
 
@@ -39,10 +39,10 @@ class DeploymentPlan:
         """A plan that changes nothing yet; the inputs are copied, never mutated."""
         by_name = {rs["metadata"]["name"]: rs for rs in owned}
         return cls(
-            deployment=copy.deepcopy(deployment),
-            original=copy.deepcopy(deployment),
-            replica_sets=copy.deepcopy(by_name),
-            originals=copy.deepcopy(by_name),
+            deployment=copied(deployment),
+            original=copied(deployment),
+            replica_sets=copied(by_name),
+            originals=copied(by_name),
         )
 
     @property

@@ -39,6 +39,7 @@ from sim.deployment_status import (
     set_condition,
 )
 from sim.hashing import pod_template_hash
+from sim.store import copied
 
 Obj = dict[str, Any]
 
@@ -72,7 +73,7 @@ def max_revision(rss: list[Obj]) -> int:
 
 def without_hash(template: Obj) -> Obj:
     """A pod template without the pod-template-hash label."""
-    result = copy.deepcopy(template)
+    result = copied(template)
     labels = result.get("metadata", {}).get("labels")
     if labels is not None:
         labels.pop(HASH_LABEL, None)

@@ -250,3 +250,52 @@ def test_held_deadline_keeps_the_release_waiting_without_a_new_deadline() -> Non
     assert decision.actions == (
         Notify("nobody answered within 30m; holding until someone decides"),
     )
+
+
+# --- during a freeze ---------------------------------------------------------------------------
+
+FROZEN = "fop-gate is frozen until Mon 06:00 UTC (release freeze)"
+
+FROZEN_CASES = [
+    pytest.param(observing(plan=plan(gate=Gate.NONE)), EventKind.WINDOW_PASSED,
+                 Phase.AWAITING_APPROVAL, (RequestApproval,),
+                 id="ungated_last_window_asks_instead_of_promoting"),
+    pytest.param(observing(plan=plan(steps=3)), EventKind.WINDOW_PASSED,
+                 Phase.AWAITING_APPROVAL, (RequestApproval,),
+                 id="middle_step_asks_instead_of_deploying_the_next"),
+    pytest.param(observing(plan=plan(windows_per_step=2)), EventKind.WINDOW_PASSED,
+                 Phase.OBSERVING, (OpenWindow,),
+                 id="a_further_window_of_the_same_step_still_opens"),
+    pytest.param(observing(), EventKind.WINDOW_FAILED, Phase.UNDOING, (Undo, Notify),
+                 id="a_failed_window_still_undoes"),
+    pytest.param(observing(), EventKind.UNDO, Phase.UNDOING, (Undo,),
+                 id="an_undo_is_never_held"),
+    pytest.param(observing(), EventKind.PAUSE, Phase.PAUSED, (PauseRollout,),
+                 id="a_pause_is_never_held"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("start", "kind", "phase", "actions"), FROZEN_CASES)
+def test_during_a_freeze(
+    start: Release, kind: EventKind, phase: Phase, actions: tuple[type, ...]
+) -> None:
+    decision = decide(start, Event(kind, BOB, reason="because"), now=END, frozen=FROZEN)
+    assert isinstance(decision, Transition), decision
+    assert decision.release.phase is phase
+    assert tuple(type(a) for a in decision.actions) == actions
+
+
+def test_a_window_passed_during_a_freeze_asks_and_says_the_freeze_is_why() -> None:
+    start = observing(plan=plan(gate=Gate.NONE))
+    decision = decide(start, Event(EventKind.WINDOW_PASSED, BOB), now=END, frozen=FROZEN)
+    assert isinstance(decision, Transition)
+    why = f"step 1 passed every window, but {FROZEN}"
+    assert decision.release.reason == why
+    assert decision.actions == (RequestApproval(0, END + timedelta(minutes=30), why),)
+
+
+def test_without_a_freeze_the_same_window_promotes() -> None:
+    start = observing(plan=plan(gate=Gate.NONE))
+    decision = decide(start, Event(EventKind.WINDOW_PASSED, BOB), now=END, frozen=None)
+    assert isinstance(decision, Transition)
+    assert decision.actions == (Promote(),)

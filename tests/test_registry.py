@@ -343,12 +343,65 @@ RUNNABLE = "strategy: {kind: rolling, deployment: svc}\n"
                      " starting and ending with a letter or digit, at most 63 characters",
                      id="namespace-not-dns"),
         pytest.param("chanel: '#x'\n", "svc.chanel: unknown field", id="typo-field"),
+        pytest.param("freezes: [{cron: '0 18 * *', duration: 1h}]\n",
+                     "svc.freezes[0].cron: bad cron line '0 18 * *': Wrong number of fields;"
+                     " got 4, expected 5", id="freeze-cron-four-fields"),
+        pytest.param("freezes: [{cron: '0 18 * * fri', duration: 1h, timezone: Europe/Berln}]\n",
+                     "svc.freezes[0].timezone: unknown time zone 'Europe/Berln'",
+                     id="freeze-unknown-timezone"),
+        pytest.param("freezes: [{cron: '0 18 * * fri', duration: 0s}]\n",
+                     "svc.freezes[0].duration: bad duration '0s': must be positive",
+                     id="freeze-zero-duration"),
         pytest.param("name: other\n", "svc.name: unknown field: a service is named by its key",
                      id="name-field"),
     ],
 )  # fmt: skip
 def test_service_fields_report_their_mistakes(body: str, expected: str) -> None:
     assert problems_of(service(RUNNABLE + body)) == [f"services.yaml: {expected}"]
+
+
+def test_admins_and_freeze_windows_are_read_for_every_service_and_per_service() -> None:
+    registry = parse(
+        """\
+        admins: [U0ADMIN01, W0ADMIN02]
+        freezes:
+          - {cron: "0 18 * * fri", duration: 62h, timezone: Europe/Berlin, reason: weekend}
+        defaults:
+          channel: "#releases"
+          approval: {approvers: [U012ABCDEF]}
+          strategy: {kind: rolling, deployment: web}
+        services:
+          web:
+            freezes: [{cron: "0 9 1 * *", duration: 4h}]
+          api: {}
+        """
+    )
+    assert registry.admins == frozenset({"U0ADMIN01", "W0ADMIN02"})
+    [weekend] = registry.freezes
+    assert (weekend.cron, weekend.duration, weekend.timezone, weekend.reason) == (
+        "0 18 * * fri",
+        timedelta(hours=62),
+        "Europe/Berlin",
+        "weekend",
+    )
+    [monthly] = registry.get("web").freezes
+    assert (monthly.duration, monthly.timezone, monthly.reason) == (
+        timedelta(hours=4),
+        "UTC",
+        "release freeze",
+    )
+    assert registry.get("api").freezes == ()
+
+
+def test_a_file_without_admins_or_freezes_has_none() -> None:
+    registry = parse(service(RUNNABLE))
+    assert (registry.admins, registry.freezes) == (frozenset(), ())
+
+
+def test_the_example_file_has_an_admin_and_a_weekend_freeze() -> None:
+    registry = load_registry(EXAMPLE)
+    assert registry.admins
+    assert registry.freezes
 
 
 def test_a_cron_line_is_checked_in_its_time_zone() -> None:
@@ -389,7 +442,8 @@ def test_one_broken_service_does_not_hide_the_others() -> None:
                      ["line 3, column 1: not valid YAML: expected a single document in the"
                       " stream, but found another document"], id="two-documents"),
         pytest.param("servics: {}\nservices: {}\n",
-                     ["servics: unknown top-level key (expected: defaults, services)"],
+                     ["servics: unknown top-level key"
+                      " (expected: admins, defaults, freezes, services)"],
                      id="unknown-top-level-key"),
         pytest.param("services:\n  a: [\n",
                      ["line 3, column 1: not valid YAML: expected the node content,"
@@ -405,6 +459,16 @@ def test_one_broken_service_does_not_hide_the_others() -> None:
                      id="service-name"),
         pytest.param("services:\n  web: 3\n", ["web: expected a mapping of service fields"],
                      id="service-not-a-mapping"),
+        pytest.param("admins: [alice]\nservices: {}\n",
+                     ["admins[0]: bad Slack user id 'alice': expected U… or W…"],
+                     id="admin-not-a-user-id"),
+        pytest.param("admins: U0ADMIN01\nservices: {}\n",
+                     ["admins: expected a list (got 'U0ADMIN01')"], id="admins-not-a-list"),
+        pytest.param("freezes: [{cron: '0 18 * * fri'}]\nservices: {}\n",
+                     ["freezes[0].duration: required"], id="freeze-without-duration"),
+        pytest.param("freezes: [{cron: '0 18 * * fri', duration: 2h, until: mon}]\n"
+                     "services: {}\n",
+                     ["freezes[0].until: unknown field"], id="freeze-unknown-field"),
     ],
 )  # fmt: skip
 def test_file_level_problems_say_where(text: str, expected: list[str]) -> None:

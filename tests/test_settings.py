@@ -52,7 +52,7 @@ def test_defaults_apply_when_nothing_is_set() -> None:
     assert settings.prometheus.url == "http://127.0.0.1:9090"
     assert settings.prometheus.timeout_seconds == 10
     assert settings.kubernetes.kubeconfig is None
-    assert settings.timing.scheduler_interval == timedelta(seconds=5)
+    assert settings.timing.scheduler_interval == timedelta(seconds=1)
     assert settings.timing.leader_lease_ttl == timedelta(seconds=15)
     assert settings.timing.idempotency_ttl == timedelta(days=1)
     assert settings.timing.default_window == timedelta(minutes=10)

@@ -9,20 +9,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.moments import parse_moment
 from bot.strategy_specs import StrategyKind
 from handlers.commands import (
     Abort,
     Command,
     CommandError,
+    FreezeReleases,
     Help,
     History,
     ListReleases,
     Pause,
     Promote,
+    RecordCandidate,
     Resume,
+    ScheduleRelease,
     Start,
     Status,
     Undo,
+    UnfreezeReleases,
 )
 from handlers.grammar import (
     MAX_TEXT,
@@ -34,13 +39,35 @@ from handlers.grammar import (
 
 SERVICES = ("fop-gate", "fop-api", "billing", "search")
 IMAGE = "reg/fop-gate:2026-11-22"
-START = "`/canary SERVICE start image=IMG [strategy=KIND] [steps=10,50,100] [window=10m]`"
+START = "`/canary SERVICE start image=IMG [strategy=KIND] [steps=10,50,100] [window=10m] [force]`"
 START_USAGE = f"{START} — start a canary release of IMG"
 UNDO_USAGE = "`/canary SERVICE undo [REVISION]` — roll back to the version before, or to REVISION"
-PROMOTE_USAGE = "`/canary SERVICE promote` — give the new version all traffic now"
+PROMOTE_USAGE = "`/canary SERVICE promote [force]` — give the new version all traffic now"
 STATUS_USAGE = "`/canary SERVICE status` — where the release stands"
 HELP_USAGE = "`/canary help [COMMAND]` — this help, or one command's"
-ACTIONS = ("start", "status", "pause", "resume", "promote", "undo", "abort", "history")
+CANDIDATE_USAGE = (
+    "`/canary SERVICE candidate image=IMG` — record IMG as a release candidate for the nightly "
+    "release"
+)
+SCHEDULE_USAGE = "`/canary SERVICE schedule WHEN image=IMG` — start a release of IMG later, at WHEN"
+FREEZE_USAGE = (
+    "`/canary freeze [SERVICE] until WHEN [reason TEXT…]` — hold releases of SERVICE (or of "
+    "every service) until WHEN"
+)
+UNFREEZE_USAGE = "`/canary unfreeze [SERVICE]` — lift the freeze of SERVICE (or of every service)"
+MOMENT_FORMS = "use e.g. 02:00, mon 06:00, tomorrow 09:00, 2h or 2026-11-23T06:00"
+ACTIONS = (
+    "start",
+    "status",
+    "pause",
+    "resume",
+    "promote",
+    "undo",
+    "abort",
+    "history",
+    "candidate",
+    "schedule",
+)
 
 
 def parse(text: str) -> Command | CommandError:
@@ -124,6 +151,73 @@ def parse(text: str) -> Command | CommandError:
         pytest.param("help", Help(), id="help"),
         pytest.param("help Undo", Help(topic="undo"), id="help-on-a-command"),
         pytest.param("", Help(), id="empty-text-is-help"),
+        pytest.param(
+            f"fop-gate start image={IMAGE} force",
+            Start(service="fop-gate", image=IMAGE, force=True),
+            id="start-forced",
+        ),
+        pytest.param(
+            f"fop-gate start FORCE image={IMAGE}",
+            Start(service="fop-gate", image=IMAGE, force=True),
+            id="start-force-anywhere-any-case",
+        ),
+        pytest.param(
+            "fop-gate promote force", Promote(service="fop-gate", force=True), id="promote-forced"
+        ),
+        pytest.param(
+            f"fop-gate candidate image={IMAGE}",
+            RecordCandidate(service="fop-gate", image=IMAGE),
+            id="candidate",
+        ),
+        pytest.param(
+            f"fop-gate schedule 02:00 image={IMAGE}",
+            ScheduleRelease(service="fop-gate", at=parse_moment("02:00"), image=IMAGE),
+            id="schedule-at-a-time-of-day",
+        ),
+        pytest.param(
+            f"fop-gate schedule tomorrow 2:00 image={IMAGE}",
+            ScheduleRelease(service="fop-gate", at=parse_moment("tomorrow 02:00"), image=IMAGE),
+            id="schedule-a-day-and-time",
+        ),
+        pytest.param(
+            f"fop-gate schedule image={IMAGE} 2026-11-23T02:00+01:00",
+            ScheduleRelease(
+                service="fop-gate", at=parse_moment("2026-11-23T02:00+01:00"), image=IMAGE
+            ),
+            id="schedule-an-iso-date-time-after-the-image",
+        ),
+        pytest.param(
+            "freeze fop-gate until mon 06:00 reason release freeze",
+            FreezeReleases(
+                service="fop-gate", until=parse_moment("mon 06:00"), reason="release freeze"
+            ),
+            id="freeze-a-service",
+        ),
+        pytest.param(
+            "freeze until 2h",
+            FreezeReleases(until=parse_moment("2h")),
+            id="freeze-every-service-without-a-reason",
+        ),
+        pytest.param(
+            "FREEZE Fop-Gate until=tomorrow 9:30 Reason: holiday,  no deploys",
+            FreezeReleases(
+                service="fop-gate",
+                until=parse_moment("tomorrow 09:30"),
+                reason="holiday, no deploys",
+            ),
+            id="freeze-key-value-habits-and-the-reason-as-typed",
+        ),
+        pytest.param(
+            "freeze billing until 2026-11-23T06:00 reason “db &amp; cache migration”",
+            FreezeReleases(
+                service="billing",
+                until=parse_moment("2026-11-23T06:00"),
+                reason="db & cache migration",
+            ),
+            id="freeze-quoted-reason-with-slack-escapes",
+        ),
+        pytest.param("unfreeze", UnfreezeReleases(), id="unfreeze-every-service"),
+        pytest.param("unfreeze Billing", UnfreezeReleases(service="billing"), id="unfreeze"),
         pytest.param(" \n\t ", Help(), id="blank-text-is-help"),
     ],
 )
@@ -284,13 +378,13 @@ def test_well_formed_text_parses_to_its_command(text: str, expected: Command) ->
         ),
         pytest.param(
             "fop-gate promote now",
-            "'promote' takes no arguments",
+            "unexpected 'now': promote takes only force",
             PROMOTE_USAGE,
             id="promote-with-argument",
         ),
         pytest.param(
             "fop-gate promote window=5m",
-            "'promote' takes no arguments",
+            "unknown option 'window=': 'promote' takes no options",
             PROMOTE_USAGE,
             id="promote-with-option",
         ),
@@ -323,8 +417,8 @@ def test_well_formed_text_parses_to_its_command(text: str, expected: Command) ->
         ),
         pytest.param(
             "fop-gate deploy",
-            "unknown action 'deploy': use start, status, pause, resume, promote, undo, abort "
-            "or history",
+            "unknown action 'deploy': use start, status, pause, resume, promote, undo, abort, "
+            "history, candidate or schedule",
             help_text(),
             id="unknown-action",
         ),
@@ -349,12 +443,117 @@ def test_well_formed_text_parses_to_its_command(text: str, expected: Command) ->
         pytest.param(
             "help me please",
             "no help on 'me': try start, status, pause, resume, promote, undo, abort, history, "
-            "list or help",
+            "candidate, schedule, list, freeze, unfreeze or help",
             HELP_USAGE,
             id="help-on-unknown-topic",
         ),
         pytest.param(
             "lsit", "unknown command 'lsit': did you mean list?", help_text(), id="misspelt-list"
+        ),
+        pytest.param(
+            "fop-gate promote forse",
+            "unexpected 'forse': did you mean force?",
+            PROMOTE_USAGE,
+            id="misspelt-force",
+        ),
+        pytest.param(
+            "fop-gate promote force force",
+            "force is given twice",
+            PROMOTE_USAGE,
+            id="force-twice",
+        ),
+        pytest.param(
+            "fop-gate candidate",
+            "candidate needs image=IMG",
+            CANDIDATE_USAGE,
+            id="candidate-no-image",
+        ),
+        pytest.param(
+            "fop-gate candidate image=reg/fop-gate:latest",
+            "image 'reg/fop-gate:latest' is not pinned: give a version tag or a digest "
+            "(reg/fop-gate:2026-11-22 or reg/fop-gate@sha256:…), not latest",
+            CANDIDATE_USAGE,
+            id="candidate-unpinned-image",
+        ),
+        pytest.param(
+            f"fop-gate schedule image={IMAGE}",
+            "schedule needs WHEN",
+            SCHEDULE_USAGE,
+            id="schedule-no-time",
+        ),
+        pytest.param(
+            "fop-gate schedule 02:00",
+            "schedule needs image=IMG",
+            SCHEDULE_USAGE,
+            id="schedule-no-image",
+        ),
+        pytest.param(
+            f"fop-gate schedule soon image={IMAGE}",
+            f"'soon' is not a time: {MOMENT_FORMS}",
+            SCHEDULE_USAGE,
+            id="schedule-not-a-time",
+        ),
+        pytest.param(
+            f"fop-gate schedule 24:00 image={IMAGE}",
+            f"'24:00' is not a time: {MOMENT_FORMS}",
+            SCHEDULE_USAGE,
+            id="schedule-no-such-hour",
+        ),
+        pytest.param(
+            "freeze fop-gat until 2h",
+            "unknown service 'fop-gat': did you mean fop-gate?",
+            FREEZE_USAGE,
+            id="freeze-unknown-service",
+        ),
+        pytest.param(
+            "freeze fop-gate reason release freeze",
+            "freeze needs until WHEN, e.g. "
+            "`/canary freeze fop-gate until mon 06:00 reason release freeze`",
+            FREEZE_USAGE,
+            id="freeze-without-until",
+        ),
+        pytest.param(
+            "freeze until reason release freeze",
+            "until needs a time, e.g. "
+            "`/canary freeze SERVICE until mon 06:00 reason release freeze`",
+            FREEZE_USAGE,
+            id="freeze-until-without-a-time",
+        ),
+        pytest.param(
+            "freeze fop-gate until next week",
+            f"until 'next week' is not a time: {MOMENT_FORMS}",
+            FREEZE_USAGE,
+            id="freeze-malformed-until",
+        ),
+        pytest.param(
+            "freeze until 2026-02-30T06:00",
+            f"until '2026-02-30T06:00' is not a time: {MOMENT_FORMS}",
+            FREEZE_USAGE,
+            id="freeze-until-no-such-date",
+        ),
+        pytest.param(
+            "freeze until 2h reason " + "x" * 201,
+            "that reason is 201 characters: a reason takes at most 200",
+            FREEZE_USAGE,
+            id="freeze-reason-too-long",
+        ),
+        pytest.param(
+            "fop-gate freeze until 2h",
+            "put freeze first: `/canary freeze fop-gate until 2h`",
+            FREEZE_USAGE,
+            id="freeze-after-the-service",
+        ),
+        pytest.param(
+            "unfreeze fop-gat",
+            "unknown service 'fop-gat': did you mean fop-gate?",
+            UNFREEZE_USAGE,
+            id="unfreeze-unknown-service",
+        ),
+        pytest.param(
+            "unfreeze fop-gate now",
+            "unexpected 'now' after unfreeze",
+            UNFREEZE_USAGE,
+            id="unfreeze-with-more",
         ),
     ],
 )
@@ -488,7 +687,11 @@ def test_help_lists_every_command_one_line_each() -> None:
             UNDO_USAGE,
             "`/canary SERVICE abort` — stop the release and undo it",
             "`/canary SERVICE history` — past releases and who did what",
+            CANDIDATE_USAGE,
+            SCHEDULE_USAGE,
             "`/canary list` — services and their live releases",
+            FREEZE_USAGE,
+            UNFREEZE_USAGE,
             HELP_USAGE,
         ]
     )
@@ -500,12 +703,19 @@ def test_help_on_start_explains_its_options() -> None:
         "IMG is pinned: a tag other than latest, or a digest. KIND is blue-green, "
         "canary-deployment, istio, paused-rollout or rolling. Steps are percentages or replica "
         "counts, as the strategy takes them; window is one observation window. Options left out "
-        "come from the service's configuration."
+        "come from the service's configuration. During a freeze only an admin may start, by "
+        "adding force."
     )
 
 
 def test_help_on_a_command_without_details_is_its_usage() -> None:
-    assert help_text("PROMOTE") == PROMOTE_USAGE
+    assert help_text("Status") == STATUS_USAGE
+
+
+def test_help_on_promote_says_force_breaks_a_freeze() -> None:
+    assert help_text("promote") == (
+        f"{PROMOTE_USAGE}\nDuring a freeze only an admin may promote, by adding force."
+    )
 
 
 @pytest.mark.parametrize("topic", ["nonsense", ""])
@@ -537,6 +747,20 @@ def test_help_and_usage_of_an_unknown_topic_fall_back_to_every_command(topic: st
         pytest.param(Undo(service="billing"), "billing undo", id="undo"),
         pytest.param(ListReleases(), "list", id="list"),
         pytest.param(Help(topic="start"), "help start", id="help-topic"),
+        pytest.param(
+            Promote(service="billing", force=True), "billing promote force", id="promote-forced"
+        ),
+        pytest.param(
+            ScheduleRelease(service="billing", at=parse_moment("Mon 2:00"), image=IMAGE),
+            f"billing schedule mon 02:00 image={IMAGE}",
+            id="schedule",
+        ),
+        pytest.param(
+            FreezeReleases(until=parse_moment("90m"), reason="release freeze"),
+            "freeze until 1h30m reason release freeze",
+            id="freeze-every-service",
+        ),
+        pytest.param(UnfreezeReleases(service="billing"), "unfreeze billing", id="unfreeze"),
     ],
 )
 def test_format_command_writes_the_canonical_text(command: Command, text: str) -> None:
@@ -550,6 +774,10 @@ images = st.sampled_from(
     [IMAGE, "reg.example.com/app:1.2", "localhost:5000/team/app@sha256:" + "a" * 64, "app:v1"]
 )
 windows = st.integers(1, 86_400).map(lambda seconds: timedelta(seconds=seconds))
+moments = st.sampled_from(
+    ["02:00", "mon 06:00", "tomorrow 9:30", "today", "2h", "1d12h", "2026-11-23",
+     "2026-11-23T06:00", "2026-11-23T06:00:30+01:00", "2026-11-23T06:00Z"]
+).map(parse_moment)  # fmt: skip
 step_plans = st.lists(st.integers(1, 10_000), min_size=1, max_size=10, unique=True).map(
     lambda steps: tuple(sorted(steps))
 )
@@ -561,12 +789,25 @@ commands: st.SearchStrategy[Command] = st.one_of(
         strategy=st.none() | st.sampled_from(StrategyKind),
         steps=st.none() | step_plans,
         window=st.none() | windows,
+        force=st.booleans(),
     ),
-    *(st.builds(kind, service=services) for kind in (Status, Pause, Resume, Promote, Abort)),
+    *(st.builds(kind, service=services) for kind in (Status, Pause, Resume, Abort)),
+    st.builds(Promote, service=services, force=st.booleans()),
     st.builds(History, service=services),
+    st.builds(RecordCandidate, service=services, image=images),
+    st.builds(ScheduleRelease, service=services, at=moments, image=images),
+    st.builds(
+        FreezeReleases,
+        service=st.none() | services,
+        until=moments,
+        reason=st.sampled_from(["", "release freeze", "holiday, no deploys", "db & cache 2/3"]),
+    ),
+    st.builds(UnfreezeReleases, service=st.none() | services),
     st.builds(Undo, service=services, revision=st.none() | st.integers(1, 10**6)),
     st.just(ListReleases()),
-    st.builds(Help, topic=st.none() | st.sampled_from([*ACTIONS, "list", "help"])),
+    st.builds(
+        Help, topic=st.none() | st.sampled_from([*ACTIONS, "list", "freeze", "unfreeze", "help"])
+    ),
 )
 
 # Text that looks like commands: the words the grammar knows, near misses and junk, so the
@@ -587,6 +828,13 @@ known_words = st.sampled_from(
         "list",
         "help",
         "HELP",
+        "force",
+        "freeze",
+        "unfreeze",
+        "until",
+        "reason",
+        "02:00",
+        "mon",
         "Start",
         "fop-gat",
         "strat",
@@ -625,6 +873,10 @@ def assert_answered(result: Command | CommandError) -> None:
             | Undo
             | Abort
             | History
+            | RecordCandidate
+            | ScheduleRelease
+            | FreezeReleases
+            | UnfreezeReleases
             | ListReleases
             | Help,
         )

@@ -173,14 +173,15 @@ def serving(
     redis_server: RedisServer,
     prometheus_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    services: str = SERVICES,
 ) -> Iterator[FrontDoor]:
     """The product in HTTP mode, configured through its environment; stopped when done.
 
     The worker runs in the bot's process, and the queue's counts let a test wait until the
-    bot has finished what it acknowledged.
+    bot has finished what it acknowledged. `services` is the services file it reads.
     """
     config = tmp_path / "services.yaml"
-    config.write_text(SERVICES)
+    config.write_text(services)
     port = free_port()
     env = {
         "SLACK_BOT_TOKEN": "xoxb-front-door",
