@@ -45,7 +45,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.servers import RedisServer, free_port, wait_until
+from bench.report import Check, positive, report
+from tests.servers import RedisServer, free_port, unconfigured_environment, wait_until
 
 OFFICIAL_REQUESTS = 1_000
 OFFICIAL_CONCURRENCY = 50
@@ -283,7 +284,7 @@ def _far_away(pid: int) -> None:
 
 def environment(*, api_port: int, redis_url: str, secret: str, tmp: Path) -> dict[str, str]:
     """The apps' settings, as an operator sets them; no cluster, no Prometheus."""
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CANARYBOT_"))}
+    kept = unconfigured_environment()
     (tmp / "kubeconfig").write_text("# no cluster: status fails in its worker\n")
     return kept | {
         "SLACK_BOT_TOKEN": "xoxb-bench",
@@ -431,14 +432,6 @@ def _settle(api: ServerProcess, statuses: int) -> None:
 # --- the report -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Check:
-    """One done-when condition and how it came out."""
-
-    passed: bool
-    detail: str
-
-
 def checks(outcome: Outcome, *, requests: int, concurrency: int) -> list[Check]:
     """The conditions the ack path is held to, on this run's figures."""
     p99 = Latency.of(outcome.samples["ours"]).p99
@@ -529,35 +522,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = [
         header(requests=args.requests, concurrency=args.concurrency),
         table(outcome),
-        ["checks", *(f"  {'pass' if c.passed else 'FAIL'}  {c.detail}" for c in found)],
         [f"bot log: {outcome.worker_errors} worker errors (status without a cluster)"],
     ]
-    print("\n\n".join("\n".join(section) for section in sections), end="\n\n", flush=True)
-    failed = [c for c in found if not c.passed]
-    if failed:
-        names = "; ".join(c.detail for c in failed)
-        print(f"ack_latency: {len(failed)} check(s) failed: {names}", file=sys.stderr, flush=True)
-    print(last_line(outcome))
-    return 1 if failed else 0
+    return report("ack_latency", sections, found, last_line(outcome))
 
 
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.ack_latency", description=__doc__)
     parser.add_argument(
-        "--requests", type=_positive, default=OFFICIAL_REQUESTS, help="measured requests to each"
+        "--requests", type=positive, default=OFFICIAL_REQUESTS, help="measured requests to each"
     )
     parser.add_argument(
-        "--concurrency", type=_positive, default=OFFICIAL_CONCURRENCY, help="concurrent clients"
+        "--concurrency", type=positive, default=OFFICIAL_CONCURRENCY, help="concurrent clients"
     )
     parser.add_argument("--serve", choices=("api", "ours", "bare"), help=argparse.SUPPRESS)
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 if __name__ == "__main__":

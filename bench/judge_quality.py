@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 from bench.judge_windows import (
@@ -39,6 +38,7 @@ from bench.judge_windows import (
     rate_text,
     run_grid,
 )
+from bench.report import Check, positive, report
 from bot.service_spec import Analysis
 
 OFFICIAL_WINDOWS = 1_000
@@ -61,14 +61,6 @@ def pooled(results: Iterable[CellResult], name: JudgeName, which: Callable[[Cell
 def is_aa(cell: Cell) -> bool:
     """Picks the A/A cells."""
     return cell.is_aa
-
-
-@dataclass(frozen=True)
-class Check:
-    """One done-when condition and how it came out."""
-
-    passed: bool
-    detail: str
 
 
 def checks(results: Sequence[CellResult], *, windows: int) -> list[Check]:
@@ -247,37 +239,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         header(windows=args.windows, seed=args.seed, cells=len(cells), thresholds=thresholds),
         table(results),
         summary(results),
-        ["checks", *(f"  {'pass' if c.passed else 'FAIL'}  {c.detail}" for c in outcome)],
     ]
-    print("\n\n".join("\n".join(section) for section in sections), end="\n\n", flush=True)
-    failed = [c for c in outcome if not c.passed]
-    if failed:
-        names = "; ".join(c.detail.split("\n")[0] for c in failed)
-        print(f"judge_quality: {len(failed)} check(s) failed: {names}", file=sys.stderr, flush=True)
-    print(last_line(results))
-    return 1 if failed else 0
+    return report("judge_quality", sections, outcome, last_line(results))
 
 
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.judge_quality", description=__doc__)
     parser.add_argument(
         "--windows",
-        type=_positive,
+        type=positive,
         default=OFFICIAL_WINDOWS,
         help=f"windows a cell (default and official minimum {OFFICIAL_WINDOWS:,})",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the fixed seed")
     parser.add_argument(
-        "--jobs", type=_positive, default=os.cpu_count() or 1, help="processes (default: CPUs)"
+        "--jobs", type=positive, default=os.cpu_count() or 1, help="processes (default: CPUs)"
     )
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _multiplier(cell: Cell) -> str:

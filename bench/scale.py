@@ -40,6 +40,7 @@ from pathlib import Path
 
 import redis
 
+from bench.report import Check, positive, report
 from bench.scale_figures import (
     Spread,
     WindowWake,
@@ -57,7 +58,7 @@ from bot import keys
 from bot.leader import LeaderLease
 from bot.store import ReleaseStore
 from sim.sharded import ShardedSim
-from tests.servers import RedisServer, free_port, wait_until
+from tests.servers import RedisServer, free_port, unconfigured_environment, wait_until
 from tests.slack.recording import RecordingSlackApi
 
 OFFICIAL_RELEASES = 200
@@ -227,11 +228,7 @@ def _around_the_bot(setup: Setup, directory: Path, stack: ExitStack) -> Rig:
 
 def _bot_env(setup: Setup, rig: Rig) -> dict[str, str]:
     """The bot's settings, as an operator sets them."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "CANARYBOT_"))
-    }
+    inherited = unconfigured_environment()
     env = inherited | {
         "PYTHONUNBUFFERED": "1",
         "SLACK_BOT_TOKEN": "xoxb-bench",
@@ -300,14 +297,6 @@ class LiveSampler:
 
 
 # --- the report -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    """One done-when condition and how it came out."""
-
-    passed: bool
-    detail: str
 
 
 def checks(outcome: Outcome) -> list[Check]:
@@ -446,47 +435,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     outcome = measure(setup)
     found = checks(outcome)
-    sections = [
-        header(setup),
-        table(outcome),
-        ["checks", *(f"  {'pass' if c.passed else 'FAIL'}  {c.detail}" for c in found)],
-    ]
+    sections = [header(setup), table(outcome)]
     if outcome.start_failures or outcome.log_problems:
         kinds = problem_kinds(outcome.start_failures + outcome.log_problems)
         sections.append(["problems", *(f"  {n:>5}x {kind}" for kind, n in kinds.most_common(5))])
-    print("\n\n".join("\n".join(section) for section in sections), end="\n\n", flush=True)
-    failed = [c for c in found if not c.passed]
-    if failed:
-        names = "; ".join(c.detail for c in failed)
-        print(f"scale: {len(failed)} check(s) failed: {names}", file=sys.stderr, flush=True)
-    print(last_line(outcome))
-    return 1 if failed else 0
+    return report("scale", sections, found, last_line(outcome))
 
 
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument(
-        "--releases", type=_positive, default=OFFICIAL_RELEASES, help="releases held at once"
+        "--releases", type=positive, default=OFFICIAL_RELEASES, help="releases held at once"
     )
     parser.add_argument(
-        "--window", type=_positive, default=OFFICIAL_WINDOW_S, help="observation window, seconds"
+        "--window", type=positive, default=OFFICIAL_WINDOW_S, help="observation window, seconds"
     )
     parser.add_argument(
         "--windows",
-        type=_positive,
+        type=positive,
         default=OFFICIAL_WINDOWS,
         help="windows held after the last start",
     )
-    parser.add_argument("--threads", type=_positive, help="CANARYBOT_SCHEDULER_THREADS for the bot")
+    parser.add_argument("--threads", type=positive, help="CANARYBOT_SCHEDULER_THREADS for the bot")
     parser.add_argument("--answers", type=Path, default=ANSWERS, help="recorded Prometheus answers")
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import redis
 from pydantic import TypeAdapter
 
 from bot import keys
-from bot.freezes import cron_trigger
 from bot.images import parse_image
 from bot.registry import Registry
 from bot.service_spec import ServiceSpec
@@ -131,6 +130,6 @@ def next_nightly(spec: ServiceSpec, *, now: datetime) -> datetime | None:
     """
     if spec.nightly is None:
         return None
-    trigger = cron_trigger(spec.nightly.cron, spec.nightly.timezone)
+    trigger = spec.nightly.trigger()
     fires: datetime | None = trigger.get_next_fire_time(None, now)
     return fires

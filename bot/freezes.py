@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field
 
+from bot.cron import CronSchedule
 from bot.durations import Duration
 from bot.release import Actor
 
@@ -26,46 +26,13 @@ _CHAINED_WINDOWS = 400
 _TICK = timedelta(microseconds=1)
 
 
-def check_timezone(value: str) -> str:
-    """``value`` if it names an IANA time zone; raises ValueError otherwise."""
-    try:
-        ZoneInfo(value)
-    except (ValueError, KeyError, OSError) as err:  # OSError: a folder such as "Europe"
-        raise ValueError(f"unknown time zone {value!r}") from err
-    return value
-
-
-def cron_trigger(line: str, timezone: str) -> CronTrigger:
-    """The trigger of a five-field crontab line read in `timezone`; raises ValueError."""
-    try:
-        return CronTrigger.from_crontab(line, timezone=timezone)
-    except (ValueError, KeyError) as err:
-        raise ValueError(f"bad cron line {line!r}: {err}") from err
-
-
-class FreezeWindow(BaseModel):
+class FreezeWindow(CronSchedule):
     """A recurring freeze: it starts whenever `cron` fires and lasts `duration`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # timezone is declared before cron because the cron check reads it from info.data.
-    timezone: str = Field(default="UTC", description="IANA time zone the cron line is read in")
-    cron: str = Field(description="five-field crontab line of the start, e.g. '0 18 * * fri'")
     duration: Duration = Field(description="how long each freeze lasts (elapsed time), e.g. 62h")
     reason: str = Field(
         default="release freeze", min_length=1, description="what the refusals say it is"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        return check_timezone(value)
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, line: str, info: ValidationInfo) -> str:
-        cron_trigger(line, info.data.get("timezone", "UTC"))  # no zone when the zone was bad
-        return line
 
 
 @dataclass(frozen=True)
@@ -106,7 +73,7 @@ def window_freeze(window: FreezeWindow, *, scope: str, now: datetime) -> Freeze 
     The duration is elapsed time: across a change of daylight saving time a 62h freeze still
     lasts 62 hours.
     """
-    trigger = cron_trigger(window.cron, window.timezone)
+    trigger = window.trigger()
     now = now.astimezone(UTC)  # arithmetic on a zone's wall clock would skip or repeat an hour
     fired = _fire_at_or_after(trigger, now - window.duration + _TICK)
     if fired is None or fired > now:

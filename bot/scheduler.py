@@ -166,6 +166,7 @@ class ReleaseScheduler:
         self._interval_s = interval_s
         self._reconcile_s = reconcile_s
         self._live = live
+        self._lock = threading.Lock()  # leading, the fence and pausing change together
         self._leading = False
         self._fence: Fence | None = None  # the lease's, while leading with one
         self._leadership: Leadership | None = None
@@ -210,20 +211,38 @@ class ReleaseScheduler:
             _running.remove(self)
 
     def _lead(self, fence: Fence | None) -> None:
-        self._leading, self._fence = True, fence
-        self.reconcile()
-        # Only now: no job of this replica runs yet, so what is held was left by another.
-        with fenced(fence) if fence is not None else contextlib.nullcontext():
-            self._work.post_held_reports()
-        self._scheduler.resume()
-        log.info("running scheduled jobs (token %s)", fence.token if fence else "-")
+        with self._lock:
+            self._leading, self._fence = True, fence
+        # Taking over can take a while (posting what a dead leader left): not in the lease's
+        # thread, which must go on renewing meanwhile.
+        threading.Thread(
+            target=self._take_over, args=(fence,), name="canarybot-take-over", daemon=True
+        ).start()
+
+    def _take_over(self, fence: Fence | None) -> None:
+        """Schedule again what the releases wait for, post what a dead leader left, then run.
+
+        The held reports are posted before this replica runs a job, so none of them can be
+        one its own job is about to post.
+        """
+        try:
+            self.reconcile()
+            with fenced(fence) if fence is not None else contextlib.nullcontext():
+                self._work.post_held_reports()
+        except Exception:  # Redis away, or the lease lost meanwhile: the next leader retries
+            log.exception("taking over the scheduler failed")
+        with self._lock:
+            if self._leading and self._fence is fence:
+                self._scheduler.resume()
+                log.info("running scheduled jobs (token %s)", fence.token if fence else "-")
 
     def _follow(self) -> None:
-        if self._leading:
-            self._leading, self._fence = False, None
-            if self._scheduler.running:
-                self._scheduler.pause()
-            log.info("no longer running scheduled jobs")
+        with self._lock:
+            if self._leading:
+                self._leading, self._fence = False, None
+                if self._scheduler.running:
+                    self._scheduler.pause()
+                log.info("no longer running scheduled jobs")
 
     def _tick(self) -> None:
         """While leading: look for jobs other replicas added, and reconcile now and then."""
@@ -272,9 +291,7 @@ class ReleaseScheduler:
         wanted: dict[str, CronTrigger] = {}
         for name, spec in self._registry.services.items():
             if spec.nightly is not None:
-                wanted[nightly_job_id(name)] = CronTrigger.from_crontab(
-                    spec.nightly.cron, timezone=spec.nightly.timezone
-                )
+                wanted[nightly_job_id(name)] = spec.nightly.trigger()
         changed = 0
         for job in self._scheduler.get_jobs():
             if job.id.startswith("nightly:") and job.id not in wanted:

@@ -12,20 +12,17 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
+from bot.cron import CronSchedule
 from bot.durations import Duration
 from bot.freezes import FreezeWindow
 from bot.release import DeadlineAction, FailPolicy, Gate, Plan
@@ -203,33 +200,8 @@ class Approval(BaseModel):
         return self
 
 
-class Nightly(BaseModel):
+class Nightly(CronSchedule):
     """A scheduled release that runs the same flow unattended."""
-
-    model_config = _FROZEN
-
-    # timezone is declared before cron because the cron check reads it from info.data.
-    timezone: str = Field(default="UTC", description="IANA time zone the cron line is read in")
-    cron: str = Field(description="five-field crontab line, e.g. '0 2 * * *'")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError, OSError) as err:  # OSError: a folder such as "Europe"
-            raise ValueError(f"unknown time zone {value!r}") from err
-        return value
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, line: str, info: ValidationInfo) -> str:
-        timezone = info.data.get("timezone", "UTC")  # absent when the zone itself was bad
-        try:
-            CronTrigger.from_crontab(line, timezone=timezone)
-        except (ValueError, KeyError) as err:
-            raise ValueError(f"bad cron line {line!r}: {err}") from err
-        return line
 
 
 class ServiceSpec(BaseModel):

@@ -27,6 +27,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def unconfigured_environment() -> dict[str, str]:
+    """This process's environment without any Slack or canarybot setting: a child bot started
+    with it plus its own settings sees only those."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SLACK_", "CANARYBOT_"))
+    }
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL if it has not exited within 10 s; waits for it either way."""
     process.terminate()

@@ -16,22 +16,11 @@ from waitress.server import create_server
 
 from bot.candidates import CandidateStore
 from bot.http_api import CandidatesApi, not_found, with_api
-from bot.registry import parse_registry
 from tests.factories import T0
 from tests.servers import free_port
+from tests.test_candidates import REGISTRY
 
 TOKEN = "s3cret-pipeline-token"
-SERVICES = """
-defaults:
-  channel: "#releases"
-  approval: {approvers: [U0BOB0001]}
-  strategy: {kind: rolling, deployment: app}
-services:
-  fop-gate:
-    nightly: {cron: "0 2 * * *", timezone: Europe/Berlin}
-  billing: {}
-"""
-REGISTRY = parse_registry(SERVICES)
 IMAGE = "reg/fop-gate:2026-11-22"
 
 

@@ -36,11 +36,11 @@ from bot.store import ReleaseStore
 from bot.transitions import Applied
 from bot.wiring import utc_now
 from k8s.strategy import ReleaseStrategy
-from sim.store import DEPLOYMENTS
-from sim.traffic import TRACKS, TrackBehaviour, TrafficApp
-from tests.k8s.conftest import SimCluster, start_sim
+from sim.traffic import TrackBehaviour, TrafficApp
+from tests.k8s.conftest import SimCluster
 from tests.k8s.scenarios import deployment, service
-from tests.servers import PrometheusServer, RedisServer, wait_until
+from tests.release_rig import healthy_series, rolled_out
+from tests.servers import PrometheusServer, RedisServer, unconfigured_environment, wait_until
 from tests.slack.recording import RecordingSlackApi
 from tests.slack.test_end_to_end import healthy_traffic
 
@@ -142,33 +142,16 @@ class Bots:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SimCluster]:
     """The simulator with fop-gate's stable Deployment (3 pods of OLD) rolled out."""
-    sim = start_sim(tmp_path / "sim")
-    try:
-        sim.load(MANIFESTS)
-
-        def rolled_out() -> bool:
-            status = sim.server.store.get(DEPLOYMENTS, NAMESPACE, SERVICE).get("status") or {}
-            return bool(status.get("readyReplicas") == 3)
-
-        wait_until(rolled_out, timeout_s=10, what="the stable Deployment")
+    with rolled_out(
+        tmp_path / "sim", MANIFESTS, namespace=NAMESPACE, name=SERVICE, replicas=3
+    ) as sim:
         yield sim
-    finally:
-        sim.server.stop()
 
 
 @pytest.fixture
 def traffic(traffic_app: TrafficApp, prometheus_server: PrometheusServer) -> TrafficApp:
     """fop-gate's tracks answer without errors; Prometheus has their series."""
-    traffic_app.add_service(NAMESPACE, SERVICE)
-    for track in TRACKS:
-        traffic_app.set_behaviour(NAMESPACE, SERVICE, track, TrackBehaviour())
-    expr = f'count(http_requests_total{{namespace="{NAMESPACE}", service="{SERVICE}"}})'
-
-    def scraped() -> bool:
-        result = prometheus_server.query(expr)
-        return bool(result) and int(result[0]["value"][1]) >= len(TRACKS) * 3
-
-    wait_until(scraped, timeout_s=15, what="fop-gate's series in Prometheus")
+    healthy_series(traffic_app, prometheus_server, namespace=NAMESPACE, service=SERVICE)
     return traffic_app
 
 
@@ -187,11 +170,7 @@ def bots(
     cluster: SimCluster,
     slack: RecordingSlackApi,
 ) -> Iterator[Bots]:
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "CANARYBOT_"))
-    }
+    inherited = unconfigured_environment()
     env = inherited | {
         "PYTHONUNBUFFERED": "1",
         "SLACK_BOT_TOKEN": "xoxb-test",
@@ -288,6 +267,27 @@ def wait_for(check: Callable[[], bool], *, what: str, bots: Bots, timeout_s: flo
         raise AssertionError(f"{err}{bots.logs()}") from err
 
 
+def wait_to_lead(bots: Bots, client: redis.Redis, *candidates: Bot) -> int:
+    """Wait until one of `candidates` holds the lease; its pid."""
+    pids = {bot.process.pid for bot in candidates}
+    wait_for(lambda: leader_pid(client) in pids, what="a bot to lead", bots=bots, timeout_s=30)
+    leader = leader_pid(client)
+    assert leader is not None
+    return leader
+
+
+def wait_for_phase(
+    rel: Releaser, release_id: str, phase: Phase, *, bots: Bots, timeout_s: float
+) -> None:
+    """Wait until the stored release is in `phase`."""
+
+    def reached() -> bool:
+        release = rel.store.get(release_id)
+        return release is not None and release.phase is phase
+
+    wait_for(reached, what=f"{release_id} {phase.value}", bots=bots, timeout_s=timeout_s)
+
+
 # --- the tests ------------------------------------------------------------------------------
 
 
@@ -306,24 +306,14 @@ def test_a_bot_killed_in_the_middle_of_a_window_is_restarted_and_judges_it_once(
         healthy_traffic(traffic),
     ):
         first = bots.start("first")
-        wait_for(
-            lambda: leader_pid(redis_client) == first.process.pid,
-            what="the first bot to lead",
-            bots=bots,
-            timeout_s=30,
-        )
+        wait_to_lead(bots, redis_client, first)
         release_id = rel.start()
         observing = rel.store.get(release_id)
         assert observing is not None
         assert observing.phase is Phase.OBSERVING
         first.kill()  # in the middle of the window
         bots.start("second")
-
-        def promoted() -> bool:
-            release = rel.store.get(release_id)
-            return release is not None and release.phase is Phase.PROMOTED
-
-        wait_for(promoted, what="the release promoted", bots=bots, timeout_s=45)
+        wait_for_phase(rel, release_id, Phase.PROMOTED, bots=bots, timeout_s=45)
         threading.Event().wait(WINDOW_S)  # room for a second judgment, which must not come
 
     assert verdicts(rel.store, release_id) == [("observing", "window_passed")], bots.logs()
@@ -347,7 +337,7 @@ def test_two_bots_judge_each_window_once_and_the_survivor_takes_over_from_a_kill
         healthy_traffic(traffic),
     ):
         pair = {bot.process.pid: bot for bot in (bots.start("one"), bots.start("two"))}
-        wait_for(lambda: leader_pid(redis_client) in pair, what="a leader", bots=bots, timeout_s=30)
+        wait_to_lead(bots, redis_client, *pair.values())
         release_id = rel.start()
         wait_for(
             lambda: len(verdicts(rel.store, release_id)) >= 1,
@@ -358,24 +348,20 @@ def test_two_bots_judge_each_window_once_and_the_survivor_takes_over_from_a_kill
         leader = leader_pid(redis_client)
         assert leader is not None
         pair[leader].kill()
-
-        def promoted() -> bool:
-            release = rel.store.get(release_id)
-            return release is not None and release.phase is Phase.PROMOTED
-
-        wait_for(promoted, what="the release promoted", bots=bots, timeout_s=60)
+        wait_for_phase(rel, release_id, Phase.PROMOTED, bots=bots, timeout_s=60)
         threading.Event().wait(WINDOW_S)
         survivor = leader_pid(redis_client)
 
     assert survivor in pair, bots.logs()
     assert survivor != leader
     assert verdicts(rel.store, release_id) == [("observing", "window_passed")] * 4, bots.logs()
+    posted = "\n".join(f"  {call.method} {call.text[:90]}" for call in slack.calls())
     assert summaries(slack) == [
         "window 1/2 of step 1/2",
         "window 2/2 of step 1/2",
         "window 1/2 of step 2/2",
         "window 2/2 of step 2/2",
-    ]
+    ], f"Slack got:\n{posted}{bots.logs()}"
 
 
 def test_a_failed_window_nobody_answers_is_undone_at_the_deadline_and_the_thread_says_why(
@@ -400,20 +386,9 @@ def test_a_failed_window_nobody_answers_is_undone_at_the_deadline_and_the_thread
             releaser(config, tmp_path=tmp_path, redis_server=redis_server, cluster=cluster) as rel,
             healthy_traffic(traffic),
         ):
-            bot = bots.start("night")
-            wait_for(
-                lambda: leader_pid(redis_client) == bot.process.pid,
-                what="the bot to lead",
-                bots=bots,
-                timeout_s=30,
-            )
+            wait_to_lead(bots, redis_client, bots.start("night"))
             release_id = rel.start()
-
-            def undone() -> bool:
-                release = rel.store.get(release_id)
-                return release is not None and release.phase is Phase.UNDONE
-
-            wait_for(undone, what="the release undone", bots=bots, timeout_s=60)
+            wait_for_phase(rel, release_id, Phase.UNDONE, bots=bots, timeout_s=60)
     finally:
         traffic.set_behaviour(NAMESPACE, SERVICE, "canary", TrackBehaviour())
 

@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 
 from sim.store import DEPLOYMENTS
-from sim.traffic import TRACKS, TrackBehaviour, TrafficApp
-from tests.k8s.conftest import SimCluster, start_sim
+from sim.traffic import TRACKS, TrafficApp
+from tests.k8s.conftest import SimCluster
 from tests.k8s.scenarios import deployment, service
-from tests.servers import PrometheusServer, RedisServer, wait_until
+from tests.release_rig import healthy_series, rolled_out
+from tests.servers import PrometheusServer, RedisServer, unconfigured_environment, wait_until
 from tests.slack.local_slack import ALICE, CAROL, RELEASES, LocalSlack, SlackMessage, SlackUser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,11 +126,7 @@ def bot_environment(
     config: Path,
 ) -> dict[str, str]:
     """The inherited environment without Slack or canarybot settings, plus the test's own."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "CANARYBOT_"))
-    }
+    inherited = unconfigured_environment()
     return {
         **inherited,
         "PYTHONUNBUFFERED": "1",  # its output reaches the log as it happens
@@ -230,34 +227,16 @@ def local_slack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SimCluster]:
     """The simulator with fop-gate's stable Deployment (3 pods of OLD) rolled out."""
-    sim = start_sim(tmp_path / "sim")
-    try:
-        sim.load(MANIFESTS)
-
-        def rolled_out() -> bool:
-            status = sim.server.store.get(DEPLOYMENTS, NAMESPACE, SERVICE).get("status") or {}
-            return bool(status.get("readyReplicas") == 3)
-
-        wait_until(rolled_out, timeout_s=10, what="the stable Deployment")
+    with rolled_out(
+        tmp_path / "sim", MANIFESTS, namespace=NAMESPACE, name=SERVICE, replicas=3
+    ) as sim:
         yield sim
-    finally:
-        sim.server.stop()
 
 
 @pytest.fixture
 def service_series(traffic_app: TrafficApp, prometheus_server: PrometheusServer) -> None:
-    """fop-gate's tracks answer without errors, and Prometheus has their series at 0 already
-    (else increase() would miss the first requests)."""
-    traffic_app.add_service(NAMESPACE, SERVICE)
-    for track in TRACKS:
-        traffic_app.set_behaviour(NAMESPACE, SERVICE, track, TrackBehaviour())
-    expr = f'count(http_requests_total{{namespace="{NAMESPACE}", service="{SERVICE}"}})'
-
-    def scraped() -> bool:
-        result = prometheus_server.query(expr)
-        return bool(result) and int(result[0]["value"][1]) >= len(TRACKS) * 3  # 3 codes each
-
-    wait_until(scraped, timeout_s=15, what="fop-gate's series in Prometheus")
+    """fop-gate's tracks answer without errors, and Prometheus has their series."""
+    healthy_series(traffic_app, prometheus_server, namespace=NAMESPACE, service=SERVICE)
 
 
 @pytest.fixture
