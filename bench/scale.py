@@ -238,6 +238,7 @@ def _bot_env(setup: Setup, rig: Rig) -> dict[str, str]:
         "KUBECONFIG": str(rig.kubeconfig),
         "CANARYBOT_CONFIG": str(rig.config),
         "CANARYBOT_ROLLOUT_TIMEOUT": "60s",
+        "CANARYBOT_LOG_FORMAT": "text",  # the report picks warnings out of its lines
     }
     if setup.threads is not None:
         env["CANARYBOT_SCHEDULER_THREADS"] = str(setup.threads)
@@ -397,7 +398,13 @@ def table(outcome: Outcome) -> list[str]:
             "Kubernetes",
             f"{outcome.k8s_calls_per_step:.1f} calls per step over {outcome.steps} steps ({calls})",
         ),
-        ("Slack", f"{slack / windows if windows else math.nan:.1f} Web API calls per window"),
+        (
+            "Slack",
+            f"{slack / windows if windows else math.nan:.1f} Web API calls per window; charts "
+            f"posted for {outcome.slack_calls['files.completeUploadExternal']} of {windows} "
+            "windows (a PASS chart is dropped when a newer one of its release comes, or after "
+            "60 s in the queue)",
+        ),
         ("bot peak RSS", f"{outcome.rss_mb:.0f} MB (VmHWM), {outcome.bot_threads} threads"),
         (
             "bot CPU",

@@ -12,7 +12,9 @@ slow work then never holds the interpreter that acks), in its own threads, or no
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,10 +27,12 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot import keys, telemetry
 from bot.actions import OpenWindow, PlannedRelease, RequestApproval
 from bot.candidates import CandidateStore
 from bot.engine import Engine, EngineHooks
-from bot.http_api import CandidatesApi, not_found, with_api
+from bot.health import HealthApp, kubernetes_check, kubernetes_check_name, redis_check
+from bot.http_api import CandidatesApi, not_found, with_api, with_health
 from bot.leader import LeaderLease
 from bot.metrics import PrometheusMetrics
 from bot.registry import Registry, load_registry
@@ -41,10 +45,12 @@ from bot.work_queue import Outbox, WorkQueue
 from bot.worker import Worker
 from bot.worker_process import WorkerProcess
 from handlers.approvals import GroupDirectory
+from handlers.chart_poster import ChartPoster
 from handlers.listeners import SlackFrontDoor, tell_lost
 from handlers.notifier import SlackNotifier
-from handlers.threads import ChannelPacer, ReleaseThreads
+from handlers.threads import ChannelPacer, CountingWebClient, ReleaseThreads
 from handlers.work import SlackWork
+from k8s.api_probe import ApiProbe
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -80,15 +86,18 @@ class Back:
     worker: Worker
     metrics: PrometheusMetrics
     redis: redis.Redis
+    charts: ChartPoster
 
     def run(self, stop: threading.Event) -> None:
         """Take jobs until `stop`; meanwhile compete for the scheduler's lease, and while this
         replica holds it, judge windows and act on deadlines (those due before a restart too)."""
+        self.charts.start()
         self.scheduler.start(stop)
         try:
             self.worker.run(stop)
         finally:
             self.scheduler.shutdown()
+            self.charts.stop()
             self.metrics.close()
             self.redis.close()
 
@@ -116,8 +125,9 @@ class _TokenFromClient(logging.Filter):
 
 
 def slack_client(settings: Settings) -> WebClient:
-    """The Web API client: the bot token, the configured base URL, retries on rate limits."""
-    return WebClient(
+    """The Web API client: the bot token, the configured base URL, retries on rate limits;
+    its failed calls are counted (`canarybot_slack_api_errors_total`)."""
+    return CountingWebClient(
         token=settings.require_bot_token(),
         base_url=settings.slack.api_url,
         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)],
@@ -160,9 +170,9 @@ def build_back(
     client = slack_client(settings)
     registry = _registry(settings, registry_path)
     redis_client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
-    notifier = SlackNotifier(
-        ReleaseThreads(client, redis_client, pacer=ChannelPacer(pacing_s)), registry
-    )
+    threads = ReleaseThreads(client, redis_client, pacer=ChannelPacer(pacing_s))
+    charts = ChartPoster(threads)
+    notifier = SlackNotifier(threads, registry, charts=charts)
     metrics = PrometheusMetrics(
         settings.prometheus.url, timeout_seconds=settings.prometheus.timeout_seconds
     )
@@ -209,7 +219,7 @@ def build_back(
         max_age_s=settings.work.max_age.total_seconds(),
         expired=work.expired,
     )
-    return Back(settings, engine, scheduler, worker, metrics, redis_client)
+    return Back(settings, engine, scheduler, worker, metrics, redis_client, charts)
 
 
 def build_bot(
@@ -241,13 +251,15 @@ def serve(bot: Bot, *, stop: threading.Event | None = None) -> None:
     elif bot.settings.work.mode is WorkMode.PROCESS:
         child = WorkerProcess(registry_path=bot.registry_path)
         child.start(stop)
+    health = _serve_health(bot, child)
     try:
         if bot.settings.slack.mode is SlackMode.SOCKET:
-            _serve_socket(bot, stop)
+            _serve_socket(bot, stop, health)
         else:
-            _serve_http(bot, stop)
+            _serve_http(bot, stop, health)
     finally:
         stop.set()
+        health.close()
         if child is not None:
             child.stop()
         if back_thread is not None:
@@ -255,34 +267,99 @@ def serve(bot: Bot, *, stop: threading.Event | None = None) -> None:
         bot.front.close()
 
 
-def _serve_socket(bot: Bot, stop: threading.Event) -> None:
+def _serve_socket(bot: Bot, stop: threading.Event, health: HealthApp) -> None:
     app_token = bot.settings.require_slack().app_token
-    # Slack needs no inbound port here; pipelines do, for the API, once it has a token.
-    api = None
-    if bot.settings.api.token is not None:
-        api = _http_server(with_api(_candidates_api(bot), not_found), bot.settings, "the API")
+    # Slack needs no inbound port here; probes and Prometheus do, and pipelines for the API.
+    app = with_health(health, with_api(_candidates_api(bot), not_found))
+    api = _http_server(app, bot.settings, "health, metrics and the API")
     handler = SocketModeHandler(bot.app, app_token, web_client=bot.app.client)
     # slack_bolt leaves connect() and close() unannotated.
     handler.connect()  # type: ignore[no-untyped-call]
     log.info("connected to Slack in Socket Mode")
-    api_thread = None
-    if api is not None:
-        api_thread = threading.Thread(
-            target=_run_http, args=(api, stop), name="canarybot-api", daemon=True
-        )
-        api_thread.start()
+    api_thread = threading.Thread(
+        target=_run_http, args=(api, stop), name="canarybot-api", daemon=True
+    )
+    api_thread.start()
     try:
         stop.wait()
     finally:
         handler.close()  # type: ignore[no-untyped-call]
-        if api_thread is not None:
-            api_thread.join(timeout=10)
+        api_thread.join(timeout=10)
 
 
-def _serve_http(bot: Bot, stop: threading.Event) -> None:
-    # /slack/events stays Bolt's; /api/… is the pipelines' API.
-    app = with_api(_candidates_api(bot), SlackRequestHandler(bot.app))
-    _run_http(_http_server(app, bot.settings, "Slack and the API"), stop)
+def _serve_http(bot: Bot, stop: threading.Event, health: HealthApp) -> None:
+    # /slack/events stays Bolt's; /api/… is the pipelines' API; /healthz … the operators'.
+    app = with_health(health, with_api(_candidates_api(bot), SlackRequestHandler(bot.app)))
+    _run_http(_http_server(app, bot.settings, "Slack, health, metrics and the API"), stop)
+
+
+def health_app(
+    settings: Settings, registry: Registry, *, leading: Callable[[], bool | None]
+) -> HealthApp:
+    """/healthz, /readyz and /metrics: ready when Redis answers PING and the API server of
+    every kube context the services use answers ``GET /version``, each within 2 s."""
+    # Its own connections, with timeouts: the bot's own wait as long as a command needs.
+    client = redis.Redis.from_url(
+        settings.redis.url, socket_timeout=1.0, socket_connect_timeout=1.0
+    )
+    probe = ApiProbe(kubeconfig=settings.kubernetes.kubeconfig, timeout_s=1.5)
+    contexts = sorted({spec.context for spec in registry.services.values()}, key=str)
+    checks = {"redis": redis_check(client)}
+    checks |= {kubernetes_check_name(c): kubernetes_check(probe, c) for c in contexts}
+    return HealthApp(
+        checks=checks,
+        leading=leading,
+        metrics=telemetry.exposition,
+        closers=[client.close, probe.close],
+    )
+
+
+def _serve_health(bot: Bot, child: WorkerProcess | None) -> HealthApp:
+    """The front's health app; it leads when its back, in this process or its child, does."""
+    leading: Callable[[], bool | None] = lambda: None  # noqa: E731 -- the worker is elsewhere
+    if bot.back is not None:
+        scheduler = bot.back.scheduler
+        leading = lambda: scheduler.leading  # noqa: E731
+    elif child is not None:
+        leading = _child_leads(bot.front.redis, child)
+    return health_app(bot.settings, _registry(bot.settings, bot.registry_path), leading=leading)
+
+
+def _child_leads(client: redis.Redis, child: WorkerProcess) -> Callable[[], bool | None]:
+    """Whether the worker child holds the scheduler's lease: its value names the holder as
+    ``HOST:PID:TOKEN`` (:func:`bot.leader.replica_name` and the token)."""
+
+    def leading() -> bool | None:
+        pid = child.pid
+        if pid is None:
+            return None
+        holder = client.get(keys.leader_lease())
+        name = holder.rsplit(":", 1)[0] if isinstance(holder, str) else None
+        return name == f"{socket.gethostname()}:{pid}"
+
+    return leading
+
+
+def serve_worker_health(
+    back: Back, stop: threading.Event, *, port: int, registry_path: str | Path | None = None
+) -> threading.Thread:
+    """A worker's /healthz, /readyz and /metrics on `port`, served in a thread until `stop`."""
+    scheduler = back.scheduler
+    settings = back.settings
+    health = health_app(
+        settings, _registry(settings, registry_path), leading=lambda: scheduler.leading
+    )
+    server = _http_server(health, settings, "health and metrics", port=port)
+
+    def run() -> None:
+        try:
+            _run_http(server, stop)
+        finally:
+            health.close()
+
+    thread = threading.Thread(target=run, name="canarybot-health", daemon=True)
+    thread.start()
+    return thread
 
 
 def _candidates_api(bot: Bot) -> CandidatesApi:
@@ -297,21 +374,30 @@ def _candidates_api(bot: Bot) -> CandidatesApi:
     )
 
 
-def _http_server(app: WSGIApplication, settings: Settings, what: str) -> BaseWSGIServer:
-    """A waitress server for `app`, bound now (so a port in use fails at start-up)."""
+def _http_server(
+    app: WSGIApplication, settings: Settings, what: str, *, port: int | None = None
+) -> BaseWSGIServer:
+    """A waitress server for `app` on CANARYBOT_HTTP_HOST and `port` (CANARYBOT_HTTP_PORT),
+    bound now (so a port in use fails at start-up)."""
     from waitress.server import create_server  # only a bot with an HTTP listener needs it
 
-    slack = settings.slack
-    server: BaseWSGIServer = create_server(
-        app, host=slack.http_host, port=slack.http_port, threads=16
-    )
-    log.info("listening for %s on http://%s:%s", what, slack.http_host, slack.http_port)
+    host, port = settings.slack.http_host, port or settings.slack.http_port
+    server: BaseWSGIServer = create_server(app, host=host, port=port, threads=16)
+    log.info("listening for %s on http://%s:%s", what, host, port)
     return server
 
 
 def _run_http(server: BaseWSGIServer, stop: threading.Event) -> None:
-    """Serve until `stop` is set."""
-    watcher = threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True)
+    """Serve until `stop` is set; requests being answered then finish first (up to 5 s)."""
+
+    def close_when_stopped() -> None:
+        stop.wait()
+        # Closing first would pull the rug from a request being answered: waitress's thread
+        # then fails writing to the closed trigger.
+        server.task_dispatcher.shutdown()
+        server.close()
+
+    watcher = threading.Thread(target=close_when_stopped, daemon=True)
     watcher.start()
     try:
         server.run()

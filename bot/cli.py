@@ -8,7 +8,6 @@ as a traceback: 0 means success, 2 a problem with the configuration or the comma
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -19,8 +18,9 @@ from typing import TextIO, TypeAlias, TypeVar
 from bot.cli_measure import add_measure
 from bot.cli_plans import add_plans
 from bot.cli_release import add_release
+from bot.log_format import configure_logging
 from bot.registry import RegistryError, load_registry
-from bot.settings import SettingsError, load_settings
+from bot.settings import LogFormat, Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_measure(subcommands)
     _add_serve(subcommands)
     _add_work(subcommands)
+    _add_playground(subcommands)
     return parser
 
 
@@ -101,7 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
     bot = _configured(lambda: build_bot(load_settings(), registry_path=args.config))
     if bot is None:
         return EXIT_CONFIG
-    _log_to_stderr()
+    _log_to_stderr(bot.settings)
     serve(bot, stop=_stop_on_signals())
     return EXIT_OK
 
@@ -120,22 +121,77 @@ def _add_work(subcommands: Subcommands) -> None:
 
 def run_work(args: argparse.Namespace) -> int:
     """``canarybot work``: run until SIGINT/SIGTERM (or its parent `serve` is gone)."""
-    from bot.app import build_back  # the Slack SDK loads only for this command
+    from bot.app import build_back, serve_worker_health  # the Slack SDK loads only here
     from bot.worker_process import PARENT_VARIABLE, yield_cpu
 
     back = _configured(lambda: build_back(load_settings(), registry_path=args.config))
     if back is None:
         return EXIT_CONFIG
     settings = back.settings
-    _log_to_stderr()
+    _log_to_stderr(settings)
     stop = _stop_on_signals()
     parent = os.environ.get(PARENT_VARIABLE)
+    port = settings.operations.health_port
+    # The parent `serve` answers on its HTTP port itself: a child cannot listen there too.
+    if port is not None and not (parent is not None and port == settings.slack.http_port):
+        try:
+            serve_worker_health(back, stop, port=port, registry_path=args.config)
+        except OSError as err:
+            print(f"CANARYBOT_HEALTH_PORT: cannot listen on port {port}: {err}", file=sys.stderr)
+            return EXIT_CONFIG
     if parent is not None:
         # Started by `serve`: yield the CPU to its front door, and stop when it is gone.
         yield_cpu(settings.work.nice)
         threading.Thread(target=_stop_when_orphaned, args=(int(parent), stop), daemon=True).start()
     back.run(stop)
     return EXIT_OK
+
+
+def _add_playground(subcommands: Subcommands) -> None:
+    parser = subcommands.add_parser(
+        "playground",
+        help="try canarybot on this machine: a local Slack, cluster, Prometheus and the bot",
+        description="Start local-slack (a Slack emulator with a web page), Redis, the cluster "
+        "simulator with the example services, traffic with Prometheus, and the bot, all on "
+        "127.0.0.1; print the Slack URL and what to try; stop everything on Ctrl-C.",
+    )
+    parser.add_argument(
+        "--scripted",
+        action="store_true",
+        help="play a promoted and an undone release by itself, print them, and exit "
+        "(0 only if everything happened)",
+    )
+    parser.add_argument(
+        "--bad-canary",
+        action="store_true",
+        help="the next canary of fop-gate answers with errors, so its release undoes itself",
+    )
+    parser.add_argument("--window", default="20s", help="each observation window (default: 20s)")
+    parser.add_argument(
+        "--work-dir", help="keep logs and data here (default: a temporary directory, removed)"
+    )
+    parser.set_defaults(handler=run_playground)
+
+
+def run_playground(args: argparse.Namespace) -> int:
+    """``canarybot playground``: run the demo until SIGINT/SIGTERM, or play it (--scripted)."""
+    from pathlib import Path
+
+    from bot.durations import parse_duration
+    from playground.parts import PlaygroundOptions  # the demo loads only for this command
+    from playground.run import run_playground as start_playground
+
+    try:
+        window = parse_duration(args.window)
+    except ValueError as err:
+        print(f"--window: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    options = PlaygroundOptions(
+        window=window,
+        bad_canary=args.bad_canary,
+        work_dir=Path(args.work_dir) if args.work_dir else None,
+    )
+    return start_playground(options, scripted=args.scripted)
 
 
 def _configured(build: Callable[[], T]) -> T | None:
@@ -149,11 +205,10 @@ def _configured(build: Callable[[], T]) -> T | None:
     return None
 
 
-def _log_to_stderr() -> None:
-    """What a long-running command says: INFO and up, one line each, to stderr."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _log_to_stderr(settings: Settings) -> None:
+    """What a long-running command says: INFO and up, one line each, to stderr; JSON unless
+    CANARYBOT_LOG_FORMAT says text. Every line logged while a release is worked on names it."""
+    configure_logging(settings.operations.log_format or LogFormat.JSON)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot import telemetry
 from bot.actions import (
     Action,
     DeployStep,
@@ -29,6 +30,7 @@ from bot.candidates import Candidate, CandidateStore
 from bot.freeze_store import FreezeBook, FreezeStore
 from bot.freezes import Blocked, Freeze, freeze_gate
 from bot.images import parse_image
+from bot.log_format import working_on
 from bot.machine import new_release
 from bot.overrides import OverrideError, apply_overrides, release_spec
 from bot.pending_reports import PendingReports
@@ -152,6 +154,7 @@ class Engine:
         try:
             running = strategy.status()
         except ClusterError as err:
+            telemetry.cluster_failed(err)
             return Refused(f"cannot start {service}: {err}")
         previous = running.stable.image if running.stable else ""
         draft = new_release(
@@ -240,6 +243,10 @@ class Engine:
         judged, extended, or the release moved on) is refused without measuring anything, and
         only the caller whose verdict is committed reports it, so a second wake-up is harmless.
         """
+        with working_on(release_id):
+            return self._close_window(release_id, step=step, index=index)
+
+    def _close_window(self, release_id: str, *, step: int, index: int) -> Outcome:
         release = self._store.get(release_id)
         window = release.window if release is not None else None
         if release is None or window is None or (window.step, window.index) != (step, index):
@@ -262,6 +269,7 @@ class Engine:
             frozen=self._frozen_words(release.service),
         )
         if isinstance(outcome, Applied) and not outcome.replayed:
+            telemetry.window_judged(report.judgment.verdict)
             self._post_report(key, report)
         elif isinstance(outcome, Refused) and self._reports is not None:
             self._reports.done(key)  # no verdict was committed: nothing to post
@@ -464,9 +472,13 @@ class Engine:
         """Perform the committed transition's actions; feed the cluster's answers back."""
         if not isinstance(outcome, Applied) or outcome.replayed:
             return outcome
+        with working_on(outcome.release.id):
+            return self._carry_out_applied(outcome)
+
+    def _carry_out_applied(self, outcome: Applied) -> Outcome:
         for listener in self._hooks.progress:
             listener(outcome.release)
-        current: Outcome = outcome
+        current: Applied = outcome
         pending = list(outcome.actions)
         while pending:
             assert isinstance(current, Applied)
@@ -482,6 +494,7 @@ class Engine:
             pending.extend(nxt.actions)
             for listener in self._hooks.progress:
                 listener(nxt.release)
+        telemetry.release_moved(outcome.release, current.release)
         return current
 
     def _perform(self, release: Release, action: Action) -> Event | None:
@@ -496,6 +509,7 @@ class Engine:
         try:
             return _on_cluster(strategy, release, action)
         except ClusterError as err:
+            telemetry.cluster_failed(err)
             return Event(EventKind.ERROR, SCHEDULER, reason=str(err))
 
 

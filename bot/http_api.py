@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from bot.candidates import Candidate, CandidateStore, next_nightly
+from bot.health import PATHS as HEALTH_PATHS
 from bot.images import BadImageError
 from bot.registry import Registry, UnknownService
 
@@ -139,9 +140,20 @@ def with_api(api: WSGIApplication, other: WSGIApplication) -> WSGIApplication:
     return route
 
 
+def with_health(health: WSGIApplication, other: WSGIApplication) -> WSGIApplication:
+    """One WSGI app: ``/healthz``, ``/readyz`` and ``/metrics`` go to `health`, the rest to
+    `other`."""
+
+    def route(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chosen = health if str(environ.get("PATH_INFO") or "") in HEALTH_PATHS else other
+        return chosen(environ, start_response)
+
+    return route
+
+
 def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """What a path outside the API gets where only the API is served (Socket Mode)."""
-    error = f"not found; this port serves {API_PREFIX}… only"
+    error = f"not found; this port serves {API_PREFIX}…, /healthz, /readyz and /metrics only"
     return _json(start_response, 404, {"error": error}, [])
 
 

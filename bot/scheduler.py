@@ -26,12 +26,20 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import redis
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import keys
+from bot import keys, telemetry
 from bot.actions import OpenWindow, PlannedRelease, RequestApproval
 from bot.engine import Engine
 from bot.leader import Fence, FencedOut, LeaderLease, Leadership, fenced
@@ -172,6 +180,21 @@ class ReleaseScheduler:
         self._leadership: Leadership | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        # Jobs handed to a thread and not done: their ids have left the store, but reconciling
+        # must not add them again (APScheduler would skip the copy, with a warning).
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._scheduler.add_listener(self._job_started, EVENT_JOB_SUBMITTED)
+        done = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+        self._scheduler.add_listener(self._job_ended, done)
+
+    def _job_started(self, event: JobSubmissionEvent) -> None:
+        with self._busy_lock:
+            self._busy.add(event.job_id)
+
+    def _job_ended(self, event: JobEvent) -> None:
+        with self._busy_lock:
+            self._busy.discard(event.job_id)
 
     @property
     def leading(self) -> bool:
@@ -281,7 +304,9 @@ class ReleaseScheduler:
                 for job_id, at, args in _jobs_for(release, action):
                     # A reminder whose time has passed ran already, or is no use now.
                     late_reminder = args[0] == "remind" and at <= now
-                    if not late_reminder and self._scheduler.get_job(job_id) is None:
+                    with self._busy_lock:
+                        busy = job_id in self._busy
+                    if not late_reminder and not busy and self._scheduler.get_job(job_id) is None:
                         self._add(job_id, at, *args)
                         added += 1
         return added + self.sync_nightlies()
@@ -413,7 +438,11 @@ class EngineWork:
         self._engine = engine
 
     def close_window(self, release_id: str, *, step: int, index: int) -> object:
-        """Judge the window."""
+        """Judge the window, measuring how long after its end the judgment starts."""
+        release = self._engine.release(release_id)
+        window = release.window if release is not None else None
+        if window is not None and (window.step, window.index) == (step, index):
+            telemetry.window_woke((datetime.now(UTC) - window.ends_at).total_seconds())
         return self._engine.close_window(release_id, step=step, index=index)
 
     def approval_deadline(self, release_id: str, *, step: int) -> object:

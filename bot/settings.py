@@ -265,6 +265,34 @@ class ApiSettings(BaseSettings):
     )
 
 
+class LogFormat(StrEnum):
+    """How `canarybot serve` and `work` log to stderr."""
+
+    JSON = "json"  # one object a line: time, level, logger, message, and the release, if any
+    TEXT = "text"  # one readable line: time, level, logger, message
+
+
+class OperationsSettings(BaseSettings):
+    """How the bot itself is watched: its health and metrics endpoints, its log lines."""
+
+    model_config = _GROUP
+
+    health_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias="CANARYBOT_HEALTH_PORT",
+        description="port where `canarybot work` (also the one serve starts) answers /healthz, "
+        "/readyz and /metrics; unset: a worker opens none. serve answers them on "
+        "CANARYBOT_HTTP_PORT",
+    )
+    log_format: LogFormat | None = Field(
+        default=None,
+        validation_alias="CANARYBOT_LOG_FORMAT",
+        description="json or text; unset: json for serve and work",
+    )
+
+
 class Settings(BaseModel):
     """Everything the bot reads from its environment, one group per concern.
 
@@ -283,6 +311,7 @@ class Settings(BaseModel):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     work: WorkSettings = Field(default_factory=WorkSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    operations: OperationsSettings = Field(default_factory=OperationsSettings)
 
     def require_bot_token(self) -> str:
         """The bot token, all a worker needs of Slack; raises `MissingSetting` without it."""

@@ -11,6 +11,7 @@ Prometheus call happens here.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot import telemetry
 from bot.registry import Registry
 from bot.work_queue import Job, Outbox
 from handlers.commands import CommandError, Help
@@ -27,6 +29,8 @@ from handlers.render import ApprovalAction, command_error, help_message, refusal
 from handlers.work import click_job, command_job, replier_for
 
 log = logging.getLogger(__name__)
+
+_ARRIVED = "canarybot_arrived"  # the request's arrival (perf_counter), in Bolt's context
 
 
 @dataclass
@@ -38,25 +42,41 @@ class SlackFrontDoor:
 
     def register(self, app: App) -> None:
         """Attach the `/canary` command and the approval buttons to `app`."""
+        app.middleware(_note_arrival)
         app.command("/canary")(self.on_command)
         for action in ApprovalAction:
             app.action(action.value)(self.on_click)
 
-    def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def on_command(
+        self, ack: Ack, command: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> None:
         """Parse; ack with the error or the help, or ack and queue the command."""
+        arrived = _arrival(context)
         parsed = parse_command(str(command.get("text") or ""), services=list(self.registry))
         if isinstance(parsed, CommandError):
             ack(**command_error(parsed.message, parsed.usage).payload())
+            outcome = "invalid"
         elif isinstance(parsed, Help):
             ack(**_help(parsed.topic))
+            outcome = "help"
         else:
-            self._queue(ack, command_job(command))
+            outcome = self._queue(ack, command_job(command))
+        telemetry.request_answered("command", outcome, seconds=time.perf_counter() - arrived)
 
-    def on_click(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def on_click(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: dict[str, Any] | None = None,
+    ) -> None:
         """Ack and queue the click; a worker authorizes and applies it."""
-        self._queue(ack, click_job(body, action))
+        arrived = _arrival(context)
+        outcome = self._queue(ack, click_job(body, action))
+        telemetry.request_answered("click", outcome, seconds=time.perf_counter() - arrived)
 
-    def _queue(self, ack: Ack, job: Job) -> None:
+    def _queue(self, ack: Ack, job: Job) -> str:
+        """Ack and queue `job`: "queued", or "unavailable" when Redis is away."""
         problem = self.outbox.problem
         if problem is not None:  # Redis away: say so now, the request is not taken
             ack(
@@ -64,9 +84,22 @@ class SlackFrontDoor:
                     f"the bot cannot take requests right now ({problem}); try again"
                 ).payload()
             )
-            return
+            return "unavailable"
         self.outbox.put(job)
         ack()
+        return "queued"
+
+
+def _note_arrival(context: dict[str, Any], next_: Callable[[], None]) -> None:
+    """Bolt's first middleware of ours: when the request reached the app, for the ack latency."""
+    context[_ARRIVED] = time.perf_counter()
+    next_()
+
+
+def _arrival(context: dict[str, Any] | None) -> float:
+    """When the request arrived; now, for a listener called without Bolt's context."""
+    arrived = context.get(_ARRIVED) if context is not None else None
+    return arrived if isinstance(arrived, float) else time.perf_counter()
 
 
 def tell_lost(client: WebClient) -> Callable[[Job, str], None]:

@@ -11,10 +11,10 @@ import logging
 from datetime import UTC, tzinfo
 
 from bot.actions import OpenWindow, RequestApproval
-from bot.chart import render_window_chart
 from bot.registry import Registry
 from bot.release import Release
 from bot.windows import WindowReport
+from handlers.chart_poster import ChartPoster
 from handlers.render import progress, release_card
 from handlers.render_plans import announcement
 from handlers.render_window import approval_request, window_summary
@@ -27,9 +27,14 @@ class SlackNotifier:
     """Keeps each release's card current and posts its news into its thread."""
 
     def __init__(
-        self, threads: ReleaseThreads, registry: Registry, *, tz: tzinfo = UTC, charts: bool = True
+        self,
+        threads: ReleaseThreads,
+        registry: Registry,
+        *,
+        tz: tzinfo = UTC,
+        charts: ChartPoster | None = None,
     ) -> None:
-        """Post through `threads`; `charts` uploads each window's chart."""
+        """Post through `threads`; window charts go to `charts` (none without it)."""
         self._threads = threads
         self._registry = registry
         self._tz = tz
@@ -77,7 +82,7 @@ class SlackNotifier:
             log.exception("could not ask for approval of %s", release.id)
 
     def window_report(self, report: WindowReport) -> None:
-        """Post a judged window's summary, and its chart."""
+        """Post a judged window's summary, and queue its chart."""
         release = report.release
         try:
             ref = self.thread(release)
@@ -86,12 +91,12 @@ class SlackNotifier:
             spec = self._registry.get(release.service)
             summary = window_summary(release, spec, report.measured, report.judgment, tz=self._tz)
             self._threads.reply(ref, summary)
-            if self._charts and report.series is not None:
+            if self._charts is not None and report.series is not None:
                 title = (
                     f"{release.id} step {report.window.step + 1} window {report.window.index + 1}"
                 )
-                png = render_window_chart(report.series, title=title)
-                self._threads.upload_chart(ref, png, title=title)
+                verdict = report.judgment.verdict
+                self._charts.submit(ref, release.id, verdict, report.series, title)
         except Exception:
             log.exception("could not post the window summary of %s", release.id)
 

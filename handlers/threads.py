@@ -12,11 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
-from bot import keys
+from bot import keys, telemetry
 from bot.release import Release
 from handlers.render import Message
 
@@ -31,6 +34,25 @@ class ThreadRef:
 
     channel: str  # the channel's id, as chat.update needs it
     ts: str  # the card's ts: the thread_ts of every reply
+
+
+class CountingWebClient(WebClient):
+    """The Web API client, counting each call that fails by method and Slack's error.
+
+    Every method of the client (``chat_postMessage``, ``files_upload_v2`` …) goes through
+    `api_call`, so one override sees the failures of the threads, the notifier and the rest.
+    """
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        """Call `api_method`; a failure is counted, then raised as it was."""
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as err:
+            telemetry.slack_api_failed(api_method, str(err.response.get("error") or "unknown"))
+            raise
+        except Exception:
+            telemetry.slack_api_failed(api_method, "connection")
+            raise
 
 
 class ChannelPacer:
@@ -54,6 +76,11 @@ class ChannelPacer:
         if at > now:
             time.sleep(at - now)
 
+    def ready_in(self, channel: str) -> float:
+        """Seconds until a message to `channel` may go (0: now), reserving nothing."""
+        with self._lock:
+            return max(0.0, self._next.get(channel, 0.0) - self._clock())
+
 
 class ReleaseThreads:
     """Posts and updates a release's messages in its own thread."""
@@ -65,6 +92,10 @@ class ReleaseThreads:
         self._client = client
         self._redis = redis_client
         self._pacer = pacer or ChannelPacer()
+
+    def ready_in(self, channel: str) -> float:
+        """Seconds until a message to `channel` may go without waiting (0: now)."""
+        return self._pacer.ready_in(channel)
 
     def find(self, release_id: str) -> ThreadRef | None:
         """The release's thread, if its card was posted."""

@@ -228,6 +228,50 @@ def test_reconcile_schedules_a_lost_window_once_and_skips_a_late_reminder(
     assert again == 0
 
 
+class Blocking(Recorder):
+    """A recorder whose window jobs wait until `release` is set, as a slow judge would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running, self.release = threading.Event(), threading.Event()
+
+    def close_window(self, release_id: str, *, step: int, index: int) -> object:
+        self.running.set()
+        self.release.wait(10)
+        return super().close_window(release_id, step=step, index=index)
+
+
+def test_reconciling_while_a_window_is_being_judged_does_not_queue_it_again(
+    schedulers: list[ReleaseScheduler],
+    redis_server: RedisServer,
+    registry: Registry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    work = Blocking()
+    scheduler = make(schedulers, redis_server, registry, work)
+    scheduler.start()
+    ends = soon(0.2)
+    observing = replace(
+        release(),
+        phase=Phase.OBSERVING,
+        window=Window(step=0, index=0, started_at=ends - timedelta(seconds=30), ends_at=ends),
+    )
+    job_id = window_job_id(observing.id, OpenWindow(0, 0, ends))
+    scheduler.schedule(observing, OpenWindow(0, 0, ends))
+    assert work.running.wait(5)
+    # The job leaves the store once handed to a thread, while the release still shows the
+    # window open: its verdict is not committed yet.
+    wait_until(lambda: job_id not in scheduler.job_ids(), timeout_s=5, what="the job to leave")
+    added = scheduler.reconcile([observing])  # the nightlies were synced on taking the lead
+    settle()
+    work.release.set()
+    wait_until(lambda: bool(work.calls), timeout_s=5, what="the wake-up")
+    settle()
+    assert added == 0
+    assert work.kinds() == ["window"]
+    assert "maximum number of running instances" not in caplog.text
+
+
 def test_a_service_with_a_nightly_schedule_gets_one_cron_job(
     schedulers: list[ReleaseScheduler], redis_server: RedisServer, registry: Registry
 ) -> None:

@@ -30,7 +30,13 @@ from sim.traffic import TRACKS, TrafficApp
 from tests.k8s.conftest import SimCluster
 from tests.k8s.scenarios import deployment, service
 from tests.release_rig import healthy_series, rolled_out
-from tests.servers import PrometheusServer, RedisServer, unconfigured_environment, wait_until
+from tests.servers import (
+    PrometheusServer,
+    RedisServer,
+    free_port,
+    unconfigured_environment,
+    wait_until,
+)
 from tests.slack.local_slack import ALICE, CAROL, RELEASES, LocalSlack, SlackMessage, SlackUser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,6 +146,9 @@ def bot_environment(
         "KUBECONFIG": str(kubeconfig),
         "CANARYBOT_CONFIG": str(config),
         "CANARYBOT_ROLLOUT_TIMEOUT": "30s",
+        # Socket Mode still listens, for probes and /metrics: a free port, not 3000.
+        "CANARYBOT_HTTP_HOST": "127.0.0.1",
+        "CANARYBOT_HTTP_PORT": str(free_port()),
     }
 
 

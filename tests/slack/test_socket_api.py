@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 
@@ -115,7 +116,7 @@ def test_with_a_token_socket_mode_serves_the_candidates_api_and_nothing_else(
     assert slack[0] == 404  # Slack's requests come over the socket, never this port
 
 
-def test_without_a_token_socket_mode_opens_no_port(
+def test_without_a_token_socket_mode_serves_probes_but_refuses_the_api(
     local_slack: LocalSlack,
     redis_server: RedisServer,
     redis_client: object,
@@ -129,4 +130,9 @@ def test_without_a_token_socket_mode_opens_no_port(
         monkeypatch=monkeypatch,
         token=None,
     ) as port:
-        assert not _listening(port)
+        wait_until(lambda: _listening(port), timeout_s=10, what="the probes' port")
+        refused = post(port, "/api/candidates", {"service": "fop-gate", "image": "reg/a:1"})
+        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
+            alive = health.status
+    assert refused[0] == 503
+    assert alive == 200

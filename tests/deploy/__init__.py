@@ -1,0 +1,1 @@
+"""Tests of how the bot is installed: the kustomize base, the Slack app manifest, the image."""
