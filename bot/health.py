@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
+from bot.wsgi_json import json_response, status_line
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -35,12 +37,10 @@ _LEADER = " leader"  # not a check: the leader flag, asked in the same bounded w
 # A check returns a few words on success ("PONG", "v1.31.2") and raises on failure.
 Check = Callable[[], str]
 
-_STATUS = {
-    200: "200 OK",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    503: "503 Service Unavailable",
-}
+
+# A probe's answer is about now: no proxy or client may keep it.
+_NO_STORE = [("Cache-Control", "no-store")]
+_ALLOW = ("Allow", "GET, HEAD")
 
 
 @dataclass(frozen=True)
@@ -160,17 +160,20 @@ class HealthApp:
         """Answer one request."""
         path = str(environ.get("PATH_INFO") or "")
         if path not in PATHS:
-            return _json(start_response, 404, {"error": f"no such endpoint {path}"})
+            return json_response(
+                start_response, 404, {"error": f"no such endpoint {path}"}, _NO_STORE
+            )
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return _json(start_response, 405, {"error": "use GET"}, [("Allow", "GET, HEAD")])
+            return json_response(start_response, 405, {"error": "use GET"}, [*_NO_STORE, _ALLOW])
         if path == HEALTHZ:
-            return _json(start_response, 200, {"status": "ok"})
+            return json_response(start_response, 200, {"status": "ok"}, _NO_STORE)
         if path == READYZ:
             ready, body = self.readiness()
-            return _json(start_response, 200 if ready else 503, body)
+            return json_response(start_response, 200 if ready else 503, body, _NO_STORE)
         payload, content_type = self._metrics()
         start_response(
-            _STATUS[200], [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
+            status_line(200),
+            [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
         )
         return [payload]
 
@@ -178,22 +181,3 @@ class HealthApp:
 def _one_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def _json(
-    start_response: StartResponse,
-    status: int,
-    body: dict[str, Any],
-    headers: Sequence[tuple[str, str]] = (),
-) -> list[bytes]:
-    payload = json.dumps(body).encode()
-    start_response(
-        _STATUS[status],
-        [
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", str(len(payload))),
-            ("Cache-Control", "no-store"),
-            *headers,
-        ],
-    )
-    return [payload]

@@ -28,6 +28,7 @@ from bot.candidates import Candidate, CandidateStore, next_nightly
 from bot.health import PATHS as HEALTH_PATHS
 from bot.images import BadImageError
 from bot.registry import Registry, UnknownService
+from bot.wsgi_json import json_response
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -38,16 +39,6 @@ API_PREFIX = "/api/"
 CANDIDATES = "/api/candidates"
 MAX_BODY = 16 * 1024
 _MAX_BY = 100
-_STATUS = {
-    201: "201 Created",
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    413: "413 Content Too Large",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}
 
 
 class _Answer(Exception):  # noqa: N818 -- not an error: the answer, raised out of the parsing
@@ -90,7 +81,7 @@ class CandidatesApi:
         except Exception:
             log.exception("the candidates API failed")
             status, body, headers = 500, {"error": "internal error"}, []
-        return _json(start_response, status, body, headers)
+        return json_response(start_response, status, body, headers)
 
     def _record(self, environ: WSGIEnvironment) -> dict[str, Any]:
         path = environ.get("PATH_INFO") or ""
@@ -154,7 +145,7 @@ def with_health(health: WSGIApplication, other: WSGIApplication) -> WSGIApplicat
 def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """What a path outside the API gets where only the API is served (Socket Mode)."""
     error = f"not found; this port serves {API_PREFIX}…, /healthz, /readyz and /metrics only"
-    return _json(start_response, 404, {"error": error}, [])
+    return json_response(start_response, 404, {"error": error}, [])
 
 
 def _body(environ: WSGIEnvironment) -> object:
@@ -191,21 +182,3 @@ def _text(data: dict[Any, Any], name: str, default: str | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Answer(400, f"{name} must be a non-empty string, e.g. {_EXAMPLE}")
     return value
-
-
-def _json(
-    start_response: StartResponse,
-    status: int,
-    body: dict[str, Any],
-    headers: list[tuple[str, str]],
-) -> list[bytes]:
-    payload = json.dumps(body).encode()
-    start_response(
-        _STATUS[status],
-        [
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", str(len(payload))),
-            *headers,
-        ],
-    )
-    return [payload]

@@ -135,9 +135,10 @@ def short_image(ref: str, limit: int = 80) -> str:
     return short if len(short) <= limit else "…" + short[-(limit - 1) :]
 
 
-def clock(at: datetime, tz: tzinfo, *, date: bool = False) -> str:
-    """``14:02 UTC`` (or with the date first) in ``tz``, 24-hour."""
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z" if date else "%H:%M %Z")
+def clock(at: datetime, tz: tzinfo, *, date: bool = False, seconds: bool = False) -> str:
+    """``14:02 UTC`` (or with the date first, or ``14:02:30``) in ``tz``, 24-hour."""
+    time_of_day = "%H:%M:%S" if seconds else "%H:%M"
+    return at.astimezone(tz).strftime(f"%Y-%m-%d {time_of_day} %Z" if date else f"{time_of_day} %Z")
 
 
 def step_words(release: Release) -> str:

@@ -71,7 +71,10 @@ def window_summary(
     head = (
         f"{VERDICT_EMOJI[judgment.verdict]} *{verdict}* · *{said(release.service, 100)}*, {where}"
     )
-    notes = [f"Window {clock(measured.start, tz)} to {clock(measured.end, tz)}"]
+    # A window that starts and ends within one minute on the clock needs its seconds.
+    short = (measured.end - measured.start).total_seconds() < 120
+    start, end = (clock(m, tz, seconds=short) for m in (measured.start, measured.end))
+    notes = [f"Window {start} to {end}"]
     dashboard = spec.metrics.dashboard_url
     link = escape(dashboard).replace("|", "%7C") if dashboard else ""
     if link and len(link) <= _URL:

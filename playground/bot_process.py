@@ -7,17 +7,13 @@ that stopping its process group also stops the worker ``serve`` starts.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from playground.local_slack import LocalSlack
-from playground.servers import start_child, unconfigured_environment
+from playground.servers import start_child, stop_group, unconfigured_environment
 
 STOP_GRACE_S = 10.0
 
@@ -84,26 +80,5 @@ class BotProcess:
         """SIGTERM to its process group, SIGKILL to whatever is left after the grace period."""
         if self.process is None:
             return
-        group = self.process.pid  # start_child(detached=True): it leads its own group
-        _signal_group(group, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_GRACE_S)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while _group_alive(group) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _signal_group(group, signal.SIGKILL)
-        self.process.wait(timeout=STOP_GRACE_S)
+        stop_group(self.process, grace_s=STOP_GRACE_S)
         self.process = None
-
-
-def _signal_group(group: int, signum: signal.Signals) -> None:
-    with suppress(ProcessLookupError):  # the whole group has exited already
-        os.killpg(group, signum)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True

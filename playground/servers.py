@@ -7,6 +7,7 @@ ready, stopping a child). ``tests/servers.py`` re-exports these for the test sui
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -53,6 +54,34 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def stop_group(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
+    """SIGTERM to the process group `process` leads, SIGKILL to whatever of it is left after
+    `grace_s`; waits for `process` either way. The group, not the process: a bot's `serve` runs
+    worker processes of its own, which must not outlive it."""
+    group = process.pid  # started in a session of its own: it leads its group
+    _signal_group(group, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    deadline = time.monotonic() + grace_s
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _signal_group(group, signal.SIGKILL)
+    process.wait(timeout=grace_s)
+
+
+def _signal_group(group: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def wait_until(ready: Callable[[], bool], *, timeout_s: float, what: str) -> None:

@@ -3,7 +3,8 @@ rolled out, and the traffic app's series for its tracks already in Prometheus.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,3 +48,27 @@ def healthy_series(
         return bool(result) and int(result[0]["value"][1]) >= len(TRACKS) * 3  # 3 codes each
 
     wait_until(scraped, timeout_s=15, what=f"{service}'s series in Prometheus")
+
+
+@contextmanager
+def steady_traffic(
+    traffic_app: TrafficApp, *, namespace: str, services: Iterable[str]
+) -> Iterator[None]:
+    """Every track of `services` answers ~300 requests a second until the block ends."""
+    stop = threading.Event()
+    names = list(services)
+
+    def drive() -> None:
+        while not stop.wait(0.01):
+            for name in names:
+                for track in TRACKS:
+                    for _ in range(3):
+                        traffic_app.answer(namespace, name, track)
+
+    driver = threading.Thread(target=drive, name=f"traffic-{namespace}")
+    driver.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        driver.join(timeout=5)

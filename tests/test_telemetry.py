@@ -11,7 +11,6 @@ transitions reached, which API status a cluster error carries) are table-driven 
 from __future__ import annotations
 
 import http.client
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,21 +21,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import telemetry
 from bot.release import Phase, Release
 from k8s.errors import ClusterError, DriftError, NotFoundError, UnavailableError
-from sim.traffic import TRACKS, TrafficApp
+from sim.traffic import TrafficApp
 from tests.factories import release
-from tests.release_rig import healthy_series
+from tests.release_rig import healthy_series, steady_traffic
 from tests.servers import PrometheusServer, RedisServer, wait_until
-from tests.slack.recording import RecordingSlackApi
 from tests.slack.test_front_door import (
     ALICE,
     DAVE,
-    GROUPS,
     NEW,
     SERVICES,
     WINDOW_S,
     FrontDoor,
-    running_cluster,
-    serving,
+    judging_door,
 )
 from tests.slack.test_front_door_clicks import awaiting_approval
 
@@ -81,19 +77,8 @@ def grew(before: Samples, after: Samples, name: str, **labels: str) -> float:
 def traffic(traffic_app: TrafficApp, prometheus_server: PrometheusServer) -> Iterator[None]:
     """fop-gate's tracks answer ~300 requests a second, none failing."""
     healthy_series(traffic_app, prometheus_server, namespace="shop", service="fop-gate")
-    stop = threading.Event()
-
-    def drive() -> None:
-        while not stop.wait(0.01):
-            for track in TRACKS:
-                for _ in range(3):
-                    traffic_app.answer("shop", "fop-gate", track)
-
-    driver = threading.Thread(target=drive, name="telemetry-traffic")
-    driver.start()
-    yield
-    stop.set()
-    driver.join(timeout=5)
+    with steady_traffic(traffic_app, namespace="shop", services=["fop-gate"]):
+        yield
 
 
 @pytest.fixture
@@ -106,19 +91,13 @@ def door(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[FrontDoor]:
     """The bot in HTTP mode, judging windows from the real Prometheus."""
-    with (
-        RecordingSlackApi(group_members=GROUPS) as slack,
-        running_cluster(tmp_path / "sim") as cluster,
-        serving(
-            tmp_path=tmp_path,
-            cluster=cluster,
-            slack=slack,
-            redis_server=redis_server,
-            prometheus_url=prometheus_server.url,
-            monkeypatch=monkeypatch,
-            services=SERVICES + LOST,
-        ) as running,
-    ):
+    with judging_door(
+        tmp_path=tmp_path,
+        redis_server=redis_server,
+        prometheus_url=prometheus_server.url,
+        monkeypatch=monkeypatch,
+        services=SERVICES + LOST,
+    ) as running:
         yield running
 
 

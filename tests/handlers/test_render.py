@@ -332,6 +332,12 @@ def test_summary_shows_the_verdict_its_reason_and_the_window() -> None:
     assert summary.text == f"fop-gate window 1/1 of step 1/3: PASS — {PASSED.reason}"
 
 
+def test_a_window_shorter_than_two_minutes_shows_its_seconds() -> None:
+    short = measured(end=T0 + timedelta(seconds=20))
+    summary = window_summary(observing(), spec(), short, PASSED, tz=BERLIN)
+    assert "Window 15:00:00 CET to 15:00:20 CET" in shown(summary)
+
+
 def test_failed_window_is_red_and_says_why() -> None:
     failed = Judgment(Verdict.FAIL, "canary 5xx 9% over 2,400 requests: above the 5% ceiling")
     summary = window_summary(observing(), spec(), measured(), failed)

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from playground.servers import stop_group
 from sim.store import DEPLOYMENTS
 from sim.traffic import TRACKS, TrafficApp
 from tests.k8s.conftest import SimCluster
@@ -93,34 +92,8 @@ class BotProcess:
             raise AssertionError(f"the bot exited early{self.tail()}")
 
     def stop(self) -> None:
-        """SIGTERM to the whole process group, then SIGKILL to what is left after a while.
-
-        The group, not the process: `serve` may run worker processes of its own, and they must
-        not outlive the test.
-        """
-        group = self.process.pid  # start_new_session: the bot leads its own group
-        _signal_group(group, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        # Give the rest of the group (if any) the same grace, then kill whatever remains.
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _group_alive(group) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _signal_group(group, signal.SIGKILL)
-        self.process.wait(timeout=STOP_TIMEOUT_S)
-
-
-def _signal_group(group: int, signum: signal.Signals) -> None:
-    with suppress(ProcessLookupError):  # the whole group has exited already
-        os.killpg(group, signum)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        """SIGTERM to the bot's process group (its worker too), SIGKILL to what is left."""
+        stop_group(self.process, grace_s=STOP_TIMEOUT_S)
 
 
 def bot_environment(

@@ -232,6 +232,33 @@ def serving(
     assert not failed, f"the bot failed: {failed[0]!r}"
 
 
+@contextmanager
+def judging_door(
+    *,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    prometheus_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    services: str = SERVICES,
+) -> Iterator[FrontDoor]:
+    """:func:`serving` on a simulator of its own, with a recording Slack API that knows the
+    on-call group, judging windows from the Prometheus at `prometheus_url`."""
+    with (
+        RecordingSlackApi(group_members=GROUPS) as slack,
+        running_cluster(tmp_path / "sim") as cluster,
+        serving(
+            tmp_path=tmp_path,
+            cluster=cluster,
+            slack=slack,
+            redis_server=redis_server,
+            prometheus_url=prometheus_url,
+            monkeypatch=monkeypatch,
+            services=services,
+        ) as running,
+    ):
+        yield running
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)

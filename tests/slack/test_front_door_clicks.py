@@ -19,12 +19,12 @@ import pytest
 from bot.release import EventKind, Phase, Release
 from handlers.render import ApprovalAction, parse_button_value
 from sim.store import DEPLOYMENTS
-from sim.traffic import TRACKS, TrackBehaviour, TrafficApp
+from sim.traffic import TrafficApp
 from tests.k8s.scenarios import OLD
+from tests.release_rig import healthy_series, steady_traffic
 from tests.servers import PrometheusServer, RedisServer, wait_until
 from tests.slack.recording import (
     ApiCall,
-    RecordingSlackApi,
     Reply,
     SlackUser,
     block_actions_body,
@@ -35,7 +35,6 @@ from tests.slack.test_front_door import (
     BOB,
     CAROL,
     DAVE,
-    GROUPS,
     NEW,
     ONCALL,
     SECRET,
@@ -43,8 +42,7 @@ from tests.slack.test_front_door import (
     WINDOW_S,
     FrontDoor,
     ephemeral_to,
-    running_cluster,
-    serving,
+    judging_door,
 )
 
 RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
@@ -54,32 +52,9 @@ RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 def traffic(traffic_app: TrafficApp, prometheus_server: PrometheusServer) -> Iterator[None]:
     """Both tracks of both services answer ~300 requests a second, none failing."""
     for name in SERVICE_NAMES:
-        traffic_app.add_service("shop", name)
-        for track in TRACKS:
-            traffic_app.set_behaviour("shop", name, track, TrackBehaviour())
-    # Every series at 0 in Prometheus first, or increase() would miss the first requests.
-    series = 'count(http_requests_total{namespace="shop"})'
-    expected = len(SERVICE_NAMES) * len(TRACKS) * 3  # three status codes each
-
-    def scraped() -> bool:
-        result = prometheus_server.query(series)
-        return bool(result) and int(result[0]["value"][1]) >= expected
-
-    wait_until(scraped, timeout_s=15, what="the services' series in Prometheus")
-    stop = threading.Event()
-
-    def drive() -> None:
-        while not stop.wait(0.01):
-            for name in SERVICE_NAMES:
-                for track in TRACKS:
-                    for _ in range(3):
-                        traffic_app.answer("shop", name, track)
-
-    driver = threading.Thread(target=drive, name="front-door-traffic")
-    driver.start()
-    yield
-    stop.set()
-    driver.join(timeout=5)
+        healthy_series(traffic_app, prometheus_server, namespace="shop", service=name)
+    with steady_traffic(traffic_app, namespace="shop", services=SERVICE_NAMES):
+        yield
 
 
 @pytest.fixture
@@ -92,18 +67,12 @@ def door(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[FrontDoor]:
     """The bot in HTTP mode, judging windows from the real Prometheus."""
-    with (
-        RecordingSlackApi(group_members=GROUPS) as slack,
-        running_cluster(tmp_path / "sim") as cluster,
-        serving(
-            tmp_path=tmp_path,
-            cluster=cluster,
-            slack=slack,
-            redis_server=redis_server,
-            prometheus_url=prometheus_server.url,
-            monkeypatch=monkeypatch,
-        ) as running,
-    ):
+    with judging_door(
+        tmp_path=tmp_path,
+        redis_server=redis_server,
+        prometheus_url=prometheus_server.url,
+        monkeypatch=monkeypatch,
+    ) as running:
         yield running
 
 
