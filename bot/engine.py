@@ -253,6 +253,7 @@ class Engine:
             return Refused(f"window {index + 1} of step {step + 1} of {release_id} is not open")
         if self._windows is None:
             return Refused("no metrics source: windows cannot be judged")
+        telemetry.window_woke((self._clock() - window.ends_at).total_seconds())
         report = self._windows.report(release, window, self._spec_of(release))
         event = Event(
             report.event_kind, SCHEDULER, step=step, window=index, reason=report.judgment.reason

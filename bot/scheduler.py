@@ -39,7 +39,7 @@ from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import keys, telemetry
+from bot import keys
 from bot.actions import OpenWindow, PlannedRelease, RequestApproval
 from bot.engine import Engine
 from bot.leader import Fence, FencedOut, LeaderLease, Leadership, fenced
@@ -438,11 +438,7 @@ class EngineWork:
         self._engine = engine
 
     def close_window(self, release_id: str, *, step: int, index: int) -> object:
-        """Judge the window, measuring how long after its end the judgment starts."""
-        release = self._engine.release(release_id)
-        window = release.window if release is not None else None
-        if window is not None and (window.step, window.index) == (step, index):
-            telemetry.window_woke((datetime.now(UTC) - window.ends_at).total_seconds())
+        """Judge the window (the engine measures how late after its end it starts)."""
         return self._engine.close_window(release_id, step=step, index=index)
 
     def approval_deadline(self, release_id: str, *, step: int) -> object:

@@ -8,16 +8,14 @@ targets.
 from __future__ import annotations
 
 import math
-import os
 import re
-from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 import bench.ack_latency
 from bench.ack_latency import KINDS, Kind, Latency, Outcome, Sample, last_line, main, measure
+from tests.servers import live_children
 
 REQUESTS, CONCURRENCY = 60, 10
 LAST_LINE = re.compile(r"ack: p50=\d+\.\dms p99=\d+\.\dms bare_p99=\d+\.\dms ratio=\d+\.\d\d")
@@ -34,9 +32,11 @@ class ShortRun:
 @pytest.fixture(scope="module")
 def run() -> ShortRun:
     """Redis, the Web API and both apps started, loaded and stopped once for this module."""
-    before = _children()
+    before = live_children()
     outcome = measure(requests=REQUESTS, concurrency=CONCURRENCY)
-    return ShortRun(outcome, [cmdline for pid, cmdline in _children().items() if pid not in before])
+    return ShortRun(
+        outcome, [cmdline for pid, cmdline in live_children().items() if pid not in before]
+    )
 
 
 @pytest.fixture
@@ -61,18 +61,6 @@ def test_every_status_gets_its_answer_after_the_ack(outcome: Outcome) -> None:
 
 def test_no_server_or_redis_outlives_the_run(run: ShortRun) -> None:
     assert run.leftovers == []
-
-
-def _children() -> dict[int, str]:
-    """This process's live children (pid: command line), from Linux's /proc."""
-    found = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        with suppress(OSError, IndexError):  # gone while we looked
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[1]) == os.getpid() and stat[0] != "Z":
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip()
-                found[int(proc.name)] = cmdline.decode(errors="replace")
-    return found
 
 
 def test_main_prints_the_report_and_last_the_line(

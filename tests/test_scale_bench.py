@@ -10,12 +10,9 @@ requests and are judged INCONCLUSIVE: what is checked is the plumbing, not the v
 from __future__ import annotations
 
 import math
-import os
 import re
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +21,7 @@ from bench.scale import Outcome, Setup, checks, last_line, main, measure
 from bench.scale_figures import Spread, overdue_windows
 from bench.scale_rig import steps_for
 from bot.release import SCHEDULER, Phase, Plan, Release, Window
+from tests.servers import live_children
 
 RELEASES, WINDOW_S, WINDOWS = 3, 3, 2
 LAST_LINE = re.compile(r"scale: releases=\d+ wake_p99=\d+\.\d\ds rss=\d+MB")
@@ -40,9 +38,11 @@ class ShortRun:
 @pytest.fixture(scope="module")
 def run() -> ShortRun:
     """Redis, the simulator, Prometheus' answers, Slack, the bot and the releases, once."""
-    before = _children()
+    before = live_children()
     outcome = measure(Setup(releases=RELEASES, window_s=WINDOW_S, windows=WINDOWS))
-    return ShortRun(outcome, [cmdline for pid, cmdline in _children().items() if pid not in before])
+    return ShortRun(
+        outcome, [cmdline for pid, cmdline in live_children().items() if pid not in before]
+    )
 
 
 @pytest.fixture
@@ -139,15 +139,3 @@ def test_checks_name_the_three_targets_and_the_official_size() -> None:
     assert any(detail.startswith("wake p99") for detail in found)
     assert any(detail.startswith("bot peak RSS") for detail in found)
     assert any("(an official run)" in detail for detail in found)
-
-
-def _children() -> dict[int, str]:
-    """This process's live children (pid: command line), from Linux's /proc."""
-    found = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        with suppress(OSError, IndexError):  # gone while we looked
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[1]) == os.getpid() and stat[0] != "Z":
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip()
-                found[int(proc.name)] = cmdline.decode(errors="replace")
-    return found
