@@ -121,7 +121,11 @@ def _add_work(subcommands: Subcommands) -> None:
 
 def run_work(args: argparse.Namespace) -> int:
     """``canarybot work``: run until SIGINT/SIGTERM (or its parent `serve` is gone)."""
-    from bot.app import build_back, serve_worker_health  # the Slack SDK loads only here
+    from bot.app import (  # the Slack SDK loads only here
+        build_back,
+        serve_worker_health,
+        startup_frozen,
+    )
     from bot.worker_process import PARENT_VARIABLE, yield_cpu
 
     back = _configured(lambda: build_back(load_settings(), registry_path=args.config))
@@ -143,7 +147,8 @@ def run_work(args: argparse.Namespace) -> int:
         # Started by `serve`: yield the CPU to its front door, and stop when it is gone.
         yield_cpu(settings.work.nice)
         threading.Thread(target=_stop_when_orphaned, args=(int(parent), stop), daemon=True).start()
-    back.run(stop)
+    with startup_frozen():
+        back.run(stop)
     return EXIT_OK
 
 

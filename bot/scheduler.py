@@ -156,11 +156,11 @@ class ReleaseScheduler:
         `live()` lists the live releases to reconcile; without a `lease` (tests, one replica by
         design) this replica always leads.
         """
-        pool = redis.ConnectionPool.from_url(redis_url)
+        self._pool = redis.ConnectionPool.from_url(redis_url)
         store = RedisJobStore(
             jobs_key=keys.scheduler_jobs(),
             run_times_key=keys.scheduler_run_times(),
-            connection_pool=pool,
+            connection_pool=self._pool,
         )
         self._scheduler = BackgroundScheduler(
             jobstores={"default": store},
@@ -230,6 +230,9 @@ class ReleaseScheduler:
         self._follow()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        # Again, now that the scheduler's thread has ended: one still looking for due jobs
+        # when the store disconnected has connected afresh.
+        self._pool.disconnect()
         if self in _running:
             _running.remove(self)
 

@@ -75,10 +75,15 @@ KUBERNETES_API_ERRORS = Counter(
 )
 
 
+# The request counters' children, looked up once: labels() takes a lock on every call.
+_REQUESTS = {
+    (kind, outcome): SLACK_REQUESTS.labels(kind, outcome)
+    for kind, outcomes in REQUEST_OUTCOMES.items()
+    for outcome in outcomes
+}
+
+
 def _expose_every_label() -> None:
-    for kind, outcomes in REQUEST_OUTCOMES.items():
-        for outcome in outcomes:
-            SLACK_REQUESTS.labels(kind, outcome)
     for state in FINAL_STATES:
         RELEASES.labels(state)
     for verdict in Verdict:
@@ -90,7 +95,8 @@ _expose_every_label()
 
 def request_answered(kind: str, outcome: str, *, seconds: float | None = None) -> None:
     """A command or click (`kind`) was acknowledged with `outcome`, `seconds` after arriving."""
-    SLACK_REQUESTS.labels(kind, outcome).inc()
+    counter = _REQUESTS.get((kind, outcome))
+    (counter or SLACK_REQUESTS.labels(kind, outcome)).inc()
     if seconds is not None:
         ACK_LATENCY.observe(max(0.0, seconds))
 

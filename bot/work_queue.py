@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
+import random
 import threading
 import time
 from collections import deque
@@ -37,7 +37,9 @@ class Job:
 
     kind: str
     payload: dict[str, Any]
-    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    # Not `secrets`: os.urandom lets go of the interpreter's lock, and under load a listener
+    # then waits for it again behind every other request thread. Unique is all an id must be.
+    id: str = field(default_factory=lambda: f"{random.getrandbits(64):016x}")
     queued_at: float = field(default_factory=time.time)
 
     def encode(self) -> str:

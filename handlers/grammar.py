@@ -58,6 +58,7 @@ MAX_TEXT = 1000
 # Errors name every service only while the list stays short enough to read.
 _NAMED_SERVICES = 10
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_COMMA = re.compile(r"\s*,\s*")
 _QUOTES = "\"'`“”‘’„«»"  # noqa: RUF001 - phones and Macs turn typed quotes into curly ones
 MAX_REASON = 200  # a freeze's reason is repeated in every refusal it causes
 _REASON = re.compile(r"(?:^|\s)[\"'`“”‘’]*reason[\"'`“”‘’]*(?:[:=]|\s|$)", re.IGNORECASE)  # noqa: RUF001
@@ -371,13 +372,17 @@ def format_command(command: Command) -> str:
 def _unwrap(text: str) -> str:
     # Slack wraps what looks like a URL, host or address as <url|label> or <url>: keep what was
     # typed. Its escapes are undone after, so an escaped "&lt;" never starts a link.
-    text = _SLACK_LINK.sub(lambda link: link[2] or link[1], text)
+    if "<" in text:  # most commands have no link: skip the pattern (on the ack's path)
+        text = _SLACK_LINK.sub(lambda link: link[2] or link[1], text)
+    if "&" not in text:
+        return text
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _words(text: str, *, unwrap: bool = True) -> list[str]:
     text = _unwrap(text) if unwrap else text
-    text = re.sub(r"\s*,\s*", ",", text)  # "steps=10, 50" is one list
+    if "," in text:
+        text = _COMMA.sub(",", text)  # "steps=10, 50" is one list
     return [word for word in (word.strip(_QUOTES) for word in text.split()) if word]
 
 

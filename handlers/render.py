@@ -10,14 +10,12 @@ What the thread gets when a window ends (its summary, the approval request) is i
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, TypeGuard
 
 from slack_sdk.models.blocks import (
@@ -305,15 +303,14 @@ def refusal(reason: str) -> Message:
 
 def command_error(error: str, usage: str) -> Message:
     """A command the bot could not read, with how to write it, for the asker only."""
-    blocks = [mrkdwn_section(f":warning: {said(error)}"), copy.deepcopy(_usage_block(usage))]
+    # The usage is mrkdwn already (its forms are inline code): in a code block its backticks
+    # would show as written.
+    blocks = [
+        mrkdwn_section(f":warning: {said(error)}"),
+        mrkdwn_section(f"*Usage*\n{said(usage, 2800)}"),
+    ]
     text = clip(f"{said(error)} — usage: {said(usage)}", FALLBACK_TEXT)
     return Message(text=text, blocks=blocks, ephemeral=True)
-
-
-@lru_cache(maxsize=64)
-def _usage_block(usage: str) -> dict[str, Any]:
-    # A handful of usage texts, one per command: built and checked once, on the ack's path.
-    return section(f"*Usage*\n```{said(usage, 2800)}```").to_dict()
 
 
 def help_message(text: str) -> Message:

@@ -573,9 +573,10 @@ def test_refusals_and_command_errors_go_to_the_asker_only() -> None:
     refused = refusal("fop-gate is being promoted by @bob")
     assert refused.ephemeral
     assert refused.text == ":no_entry_sign: fop-gate is being promoted by @bob"
-    wrong = command_error("unknown action 'launch'", "/canary <service> start image=<ref>")
+    wrong = command_error("unknown action 'launch'", "`/canary <service> start image=<ref>`")
     assert wrong.ephemeral
-    assert "```/canary &lt;service&gt; start image=&lt;ref&gt;```" in shown(wrong)
+    assert "*Usage*\n`/canary &lt;service&gt; start image=&lt;ref&gt;`" in shown(wrong)
+    assert "```" not in shown(wrong)  # the usage's inline code would show its backticks
     assert "unknown action 'launch'" in wrong.text
 
 
