@@ -8,7 +8,6 @@ Either way everything it started is stopped before it exits (:mod:`playground.pa
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from types import FrameType
 
@@ -48,7 +47,10 @@ def run_interactive(options: PlaygroundOptions, *, say: Say) -> int:
     try:
         with running_playground(options, say=say) as playground:
             say(welcome_text(playground, options, seconds=time.monotonic() - started))
-            threading.Event().wait()  # until a signal raises Stopped
+            # Until a signal raises Stopped. Not one untimed wait: a signal the kernel hands to
+            # another of our threads runs its handler only when the main thread next wakes.
+            while True:
+                time.sleep(0.5)
     except Stopped as stop:
         took = time.monotonic() - stop.at
         say(f"canarybot playground: stopped ({stop}) in {took:.0f} s; nothing it started runs")
