@@ -195,12 +195,8 @@ def build_back(
         progress=[notifier.progress],
         window_report=notifier.window_report,
     )
-    engine = build_engine(  # on Back's Redis client, which Back.run closes
-        settings,
-        registry_path=registry_path,
-        hooks=hooks,
-        windows=WindowJudge(metrics),
-        client=redis_client,
+    engine = build_engine(
+        settings, registry_path=registry_path, hooks=hooks, windows=WindowJudge(metrics)
     )
     timing = settings.timing
     scheduler_box.append(

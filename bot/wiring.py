@@ -37,19 +37,15 @@ def build_engine(
     registry_path: str | Path | None = None,
     hooks: EngineHooks | None = None,
     windows: WindowJudge | None = None,
-    client: redis.Redis | None = None,
 ) -> Engine:
     """An engine on the configured Redis, services file and Kubernetes API.
 
-    `client` is the Redis client (decoding responses) to use, for a caller that closes it;
-    without one the engine makes its own. Raises `RegistryError` for a bad services file;
-    nothing connects until first used.
+    Raises `RegistryError` for a bad services file; nothing connects until first used.
     """
     registry: Registry = load_registry(
         registry_path or settings.registry.path, default_window=settings.timing.default_window
     )
-    if client is None:
-        client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     store = ReleaseStore(
         client, idempotency_ttl_s=int(settings.timing.idempotency_ttl.total_seconds())
     )
